@@ -1,0 +1,1 @@
+"""Pure values shared by the gateway's stages: no I/O, no quickfix."""
