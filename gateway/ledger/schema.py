@@ -1,0 +1,164 @@
+"""The ledger's SQLite schema, versioned with PRAGMA user_version and migrated at start.
+
+`MIGRATIONS[n]` takes a database at version n to n+1. Money is TEXT holding a Decimal string
+(never REAL); quantities are INTEGER. Times are integer nanoseconds UTC (`*_ns`) or the venue's
+own FIX timestamp text (`transact_time`).
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+SCHEMA_V1: Final = """
+CREATE TABLE runs (
+    run_id      INTEGER PRIMARY KEY AUTOINCREMENT,
+    started_ns  INTEGER NOT NULL,
+    pid         INTEGER NOT NULL,
+    config_path TEXT
+);
+
+-- One row per order, keyed by the ClOrdID(11) of the NewOrderSingle(35=D) that opened it.
+CREATE TABLE orders (
+    order_key   TEXT PRIMARY KEY,
+    cl_ord_id   TEXT NOT NULL,          -- current ClOrdID: changes with each accepted replace
+    run_id      INTEGER NOT NULL REFERENCES runs(run_id),
+    venue       TEXT NOT NULL,
+    session     TEXT NOT NULL,
+    symbol      TEXT NOT NULL,
+    side        TEXT NOT NULL,          -- Side(54)
+    ord_type    TEXT NOT NULL,          -- OrdType(40)
+    tif         TEXT NOT NULL,          -- TimeInForce(59)
+    price       TEXT,                   -- Decimal
+    order_qty   INTEGER NOT NULL,
+    status      TEXT NOT NULL,          -- OrdStatus(39) as the state table left it
+    order_id    TEXT,                   -- OrderID(37) given by the venue
+    cum_qty     INTEGER NOT NULL DEFAULT 0,
+    leaves_qty  INTEGER NOT NULL,
+    avg_px      TEXT,
+    pending     TEXT NOT NULL DEFAULT '',  -- '' | new | cancel | replace
+    decision_id TEXT,
+    last_text   TEXT,
+    created_ns  INTEGER NOT NULL,
+    updated_ns  INTEGER NOT NULL
+);
+CREATE INDEX orders_by_status ON orders(status);
+
+-- Every ClOrdID the gateway sent: D, F (cancel), G (cancel/replace), H (status request).
+CREATE TABLE order_requests (
+    cl_ord_id      TEXT PRIMARY KEY,
+    order_key      TEXT NOT NULL REFERENCES orders(order_key),
+    msg_type       TEXT NOT NULL,
+    orig_cl_ord_id TEXT,
+    order_qty      INTEGER,
+    price          TEXT,
+    state          TEXT NOT NULL,       -- sent | accepted | rejected
+    reason         TEXT,
+    created_ns     INTEGER NOT NULL,
+    updated_ns     INTEGER NOT NULL
+);
+CREATE INDEX order_requests_by_order ON order_requests(order_key);
+
+-- Every ExecutionReport(35=8) received, once: a resent or PossDup copy hits the UNIQUE key.
+CREATE TABLE execution_reports (
+    id             INTEGER PRIMARY KEY,
+    session        TEXT NOT NULL,
+    exec_id        TEXT NOT NULL,
+    order_key      TEXT,
+    cl_ord_id      TEXT,
+    orig_cl_ord_id TEXT,
+    order_id       TEXT,
+    exec_type      TEXT NOT NULL,
+    ord_status     TEXT NOT NULL,
+    symbol         TEXT,
+    side           TEXT,
+    last_qty       INTEGER,
+    last_px        TEXT,
+    cum_qty        INTEGER,
+    leaves_qty     INTEGER,
+    exec_ref_id    TEXT,
+    poss_dup       INTEGER NOT NULL,
+    transact_time  TEXT,
+    recv_ns        INTEGER NOT NULL,
+    seq_num        INTEGER,
+    fits           INTEGER NOT NULL,    -- 1 if it fits the order state table
+    late           INTEGER NOT NULL,    -- 1 if a later report had overtaken it
+    raw            TEXT NOT NULL,
+    UNIQUE (session, exec_id)
+);
+
+-- Fills: ExecType(150)=F reports. Busts (H) and corrections (G) update the row they refer to.
+CREATE TABLE fills (
+    id            INTEGER PRIMARY KEY,
+    session       TEXT NOT NULL,
+    exec_id       TEXT NOT NULL,
+    order_key     TEXT NOT NULL,
+    cl_ord_id     TEXT NOT NULL,
+    order_id      TEXT,
+    symbol        TEXT NOT NULL,
+    side          TEXT NOT NULL,
+    last_qty      INTEGER NOT NULL,     -- as corrected
+    last_px       TEXT NOT NULL,        -- as corrected
+    orig_last_qty INTEGER NOT NULL,
+    orig_last_px  TEXT NOT NULL,
+    busted        INTEGER NOT NULL DEFAULT 0,
+    busted_by     TEXT,                 -- ExecID of the bust (ExecType=H)
+    corrected_by  TEXT,                 -- ExecID of the latest correction (ExecType=G)
+    transact_time TEXT,
+    recv_ns       INTEGER NOT NULL,
+    UNIQUE (session, exec_id)
+);
+CREATE INDEX fills_by_symbol ON fills(symbol, id);
+
+-- Positions, written in the same transaction as the fill that changed them.
+CREATE TABLE positions (
+    symbol         TEXT PRIMARY KEY,
+    qty            INTEGER NOT NULL,    -- signed: long > 0
+    avg_cost       TEXT NOT NULL,
+    realized_pnl   TEXT NOT NULL,
+    mark_px        TEXT,
+    unrealized_pnl TEXT NOT NULL,
+    updated_ns     INTEGER NOT NULL
+);
+
+-- Reports that did not fit the order state table, busts of unknown fills, and the like.
+CREATE TABLE anomalies (
+    id          INTEGER PRIMARY KEY,
+    recorded_ns INTEGER NOT NULL,
+    session     TEXT,
+    kind        TEXT NOT NULL,
+    order_key   TEXT,
+    cl_ord_id   TEXT,
+    exec_id     TEXT,
+    reason      TEXT NOT NULL,
+    raw         TEXT
+);
+
+-- Messages the gateway could not process, with how they were answered.
+CREATE TABLE quarantine (
+    id          INTEGER PRIMARY KEY,
+    recorded_ns INTEGER NOT NULL,
+    session     TEXT,
+    msg_type    TEXT,
+    seq_num     INTEGER,
+    reason      TEXT NOT NULL,
+    answer      TEXT NOT NULL,          -- Reject(35=3) | BusinessMessageReject(35=j) | none
+    raw         TEXT NOT NULL
+);
+
+-- OrderCancelReject(35=9) received.
+CREATE TABLE cancel_rejects (
+    id             INTEGER PRIMARY KEY,
+    recorded_ns    INTEGER NOT NULL,
+    session        TEXT NOT NULL,
+    order_key      TEXT,
+    cl_ord_id      TEXT NOT NULL,
+    orig_cl_ord_id TEXT,
+    response_to    TEXT,                -- CxlRejResponseTo(434): 1 cancel, 2 cancel/replace
+    reason         TEXT,                -- CxlRejReason(102)
+    text           TEXT,
+    raw            TEXT NOT NULL
+);
+"""
+
+MIGRATIONS: Final[tuple[str, ...]] = (SCHEMA_V1,)
+SCHEMA_VERSION: Final = len(MIGRATIONS)

@@ -1,0 +1,522 @@
+"""The ledger: one SQLite database per gateway, on the order path.
+
+Takes a path; gives a `Ledger` whose methods write with stdlib sqlite3 and prepared statements
+(sqlite-utils is for reports and tooling, it is too slow here). WAL mode; `synchronous=NORMAL`
+survives a process crash (FULL also a power loss). Writes that belong together happen inside
+`transaction()`, so a fill, its ExecutionReport, its order update and its position commit
+together or not at all. One connection, used under the caller's lock (the order manager's).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from gateway.domain.errors import LedgerError
+from gateway.domain.events import CancelRejected, ExecutionReported
+from gateway.domain.fix_values import OrdStatus, OrdType, Side, TimeInForce
+from gateway.domain.orders import Fill, Order, OrderRequest
+from gateway.domain.positions import FillAmount, Position
+from gateway.ledger.schema import MIGRATIONS, SCHEMA_VERSION
+
+SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def _dec(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def _to_dec(text: str | None) -> Decimal | None:
+    return None if text is None else Decimal(text)
+
+
+def _check_file(path: Path) -> None:
+    """A file that exists must be an SQLite database: never overwrite or migrate anything else."""
+    if not path.exists() or path.stat().st_size == 0:
+        return
+    with path.open("rb") as handle:
+        head = handle.read(len(SQLITE_MAGIC))
+    if head != SQLITE_MAGIC:
+        raise LedgerError(
+            f"{path}: is not an SQLite database (it starts with {head[:16]!r}); "
+            "refusing to use it as the ledger. Move it away or point [ledger] path elsewhere."
+        )
+
+
+class Ledger:
+    def __init__(self, connection: sqlite3.Connection, path: Path) -> None:
+        self._db = connection
+        self.path = path
+        self._in_transaction = False
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    def close(self) -> None:
+        with contextlib.suppress(sqlite3.Error):
+            self._db.close()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """BEGIN ... COMMIT, or ROLLBACK if the body raises. Not re-entrant on purpose."""
+        if self._in_transaction:
+            raise LedgerError("nested ledger transaction")
+        self._db.execute("BEGIN IMMEDIATE")
+        self._in_transaction = True
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        else:
+            self._db.execute("COMMIT")
+        finally:
+            self._in_transaction = False
+
+    def schema_version(self) -> int:
+        row = self._db.execute("PRAGMA user_version").fetchone()
+        return int(row[0])
+
+    def start_run(self, *, started_ns: int, config_path: str | None) -> int:
+        with self.transaction():
+            cursor = self._db.execute(
+                "INSERT INTO runs (started_ns, pid, config_path) VALUES (?, ?, ?)",
+                (started_ns, os.getpid(), config_path),
+            )
+        run_id = cursor.lastrowid
+        assert run_id is not None
+        return run_id
+
+    # --- orders ----------------------------------------------------------------------------
+
+    def insert_order(self, order: Order) -> None:
+        self._db.execute(
+            "INSERT INTO orders (order_key, cl_ord_id, run_id, venue, session, symbol, side, ord_type,"
+            " tif, price, order_qty, status, order_id, cum_qty, leaves_qty, avg_px, pending,"
+            " decision_id, last_text, created_ns, updated_ns)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                order.order_key,
+                order.cl_ord_id,
+                order.run_id,
+                order.venue,
+                order.session,
+                order.symbol,
+                order.side.value,
+                order.ord_type.value,
+                order.tif.value,
+                _dec(order.price),
+                order.order_qty,
+                order.status.value,
+                order.order_id,
+                order.cum_qty,
+                order.leaves_qty,
+                _dec(order.avg_px),
+                order.pending,
+                order.decision_id,
+                order.last_text,
+                order.created_ns,
+                order.updated_ns,
+            ),
+        )
+
+    def update_order(self, order: Order) -> None:
+        self._db.execute(
+            "UPDATE orders SET cl_ord_id=?, price=?, order_qty=?, status=?, order_id=?, cum_qty=?,"
+            " leaves_qty=?, avg_px=?, pending=?, last_text=?, updated_ns=? WHERE order_key=?",
+            (
+                order.cl_ord_id,
+                _dec(order.price),
+                order.order_qty,
+                order.status.value,
+                order.order_id,
+                order.cum_qty,
+                order.leaves_qty,
+                _dec(order.avg_px),
+                order.pending,
+                order.last_text,
+                order.updated_ns,
+                order.order_key,
+            ),
+        )
+
+    def insert_request(self, request: OrderRequest) -> None:
+        self._db.execute(
+            "INSERT INTO order_requests (cl_ord_id, order_key, msg_type, orig_cl_ord_id, order_qty, price,"
+            " state, created_ns, updated_ns) VALUES (?,?,?,?,?,?,'sent',?,?)",
+            (
+                request.cl_ord_id,
+                request.order_key,
+                request.msg_type,
+                request.orig_cl_ord_id,
+                request.order_qty,
+                _dec(request.price),
+                request.created_ns,
+                request.created_ns,
+            ),
+        )
+
+    def set_request_state(self, cl_ord_id: str, state: str, reason: str | None, now_ns: int) -> None:
+        self._db.execute(
+            "UPDATE order_requests SET state=?, reason=?, updated_ns=? WHERE cl_ord_id=?",
+            (state, reason, now_ns, cl_ord_id),
+        )
+
+    def request(self, cl_ord_id: str) -> OrderRequest | None:
+        row = self._db.execute(
+            "SELECT cl_ord_id, order_key, msg_type, orig_cl_ord_id, order_qty, price, created_ns"
+            " FROM order_requests WHERE cl_ord_id=?",
+            (cl_ord_id,),
+        ).fetchone()
+        if row is None:
+            return None
+        return OrderRequest(
+            cl_ord_id=row[0],
+            order_key=row[1],
+            msg_type=row[2],
+            orig_cl_ord_id=row[3],
+            order_qty=row[4],
+            price=_to_dec(row[5]),
+            created_ns=row[6],
+        )
+
+    _ORDER_COLUMNS = (
+        "order_key, cl_ord_id, run_id, venue, session, symbol, side, ord_type, tif, price, order_qty,"
+        " status, order_id, cum_qty, leaves_qty, avg_px, pending, decision_id, last_text, created_ns,"
+        " updated_ns"
+    )
+
+    @staticmethod
+    def _order_from_row(row: Any) -> Order:
+        return Order(
+            order_key=row[0],
+            cl_ord_id=row[1],
+            run_id=row[2],
+            venue=row[3],
+            session=row[4],
+            symbol=row[5],
+            side=Side(row[6]),
+            ord_type=OrdType(row[7]),
+            tif=TimeInForce(row[8]),
+            price=_to_dec(row[9]),
+            order_qty=row[10],
+            status=OrdStatus(row[11]),
+            order_id=row[12],
+            cum_qty=row[13],
+            leaves_qty=row[14],
+            avg_px=_to_dec(row[15]),
+            pending=row[16],
+            decision_id=row[17],
+            last_text=row[18],
+            created_ns=row[19],
+            updated_ns=row[20],
+        )
+
+    def order(self, order_key: str) -> Order | None:
+        row = self._db.execute(
+            f"SELECT {self._ORDER_COLUMNS} FROM orders WHERE order_key=?", (order_key,)
+        ).fetchone()
+        return None if row is None else self._order_from_row(row)
+
+    def live_orders(self) -> list[Order]:
+        final = tuple(s.value for s in OrdStatus if s.is_final)
+        marks = ",".join("?" * len(final))
+        rows = self._db.execute(
+            f"SELECT {self._ORDER_COLUMNS} FROM orders WHERE status NOT IN ({marks}) ORDER BY created_ns",
+            final,
+        ).fetchall()
+        return [self._order_from_row(row) for row in rows]
+
+    def request_keys(self, order_keys: list[str]) -> list[tuple[str, str]]:
+        """(cl_ord_id, order_key) of every request of the given orders."""
+        result: list[tuple[str, str]] = []
+        for key in order_keys:
+            result += self._db.execute(
+                "SELECT cl_ord_id, order_key FROM order_requests WHERE order_key=?", (key,)
+            ).fetchall()
+        return result
+
+    # --- execution reports, fills, positions -----------------------------------------------
+
+    def insert_execution_report(
+        self, report: ExecutionReported, *, order_key: str | None, fits: bool, late: bool
+    ) -> bool:
+        """Store one ExecutionReport; False if this (session, ExecID) is already stored."""
+        cursor = self._db.execute(
+            "INSERT OR IGNORE INTO execution_reports (session, exec_id, order_key, cl_ord_id,"
+            " orig_cl_ord_id, order_id, exec_type, ord_status, symbol, side, last_qty, last_px, cum_qty,"
+            " leaves_qty, exec_ref_id, poss_dup, transact_time, recv_ns, seq_num, fits, late, raw)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                report.session,
+                report.exec_id,
+                order_key,
+                report.cl_ord_id,
+                report.orig_cl_ord_id,
+                report.order_id,
+                report.exec_type.value,
+                report.ord_status.value,
+                report.symbol,
+                report.side.value,
+                report.last_qty,
+                _dec(report.last_px),
+                report.cum_qty,
+                report.leaves_qty,
+                report.exec_ref_id,
+                int(report.poss_dup),
+                report.transact_time,
+                report.recv_ns,
+                report.seq_num,
+                int(fits),
+                int(late),
+                report.raw,
+            ),
+        )
+        return cursor.rowcount == 1
+
+    def has_execution_report(self, session: str, exec_id: str) -> bool:
+        row = self._db.execute(
+            "SELECT 1 FROM execution_reports WHERE session=? AND exec_id=?", (session, exec_id)
+        ).fetchone()
+        return row is not None
+
+    def insert_fill(self, fill: Fill) -> bool:
+        cursor = self._db.execute(
+            "INSERT OR IGNORE INTO fills (session, exec_id, order_key, cl_ord_id, order_id, symbol, side,"
+            " last_qty, last_px, orig_last_qty, orig_last_px, transact_time, recv_ns)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                fill.session,
+                fill.exec_id,
+                fill.order_key,
+                fill.cl_ord_id,
+                fill.order_id,
+                fill.symbol,
+                fill.side.value,
+                fill.last_qty,
+                str(fill.last_px),
+                fill.last_qty,
+                str(fill.last_px),
+                fill.transact_time,
+                fill.recv_ns,
+            ),
+        )
+        return cursor.rowcount == 1
+
+    def fill(self, session: str, exec_id: str) -> Fill | None:
+        row = self._db.execute(
+            "SELECT order_key, cl_ord_id, order_id, symbol, side, last_qty, last_px, busted,"
+            " transact_time, recv_ns FROM fills WHERE session=? AND exec_id=?",
+            (session, exec_id),
+        ).fetchone()
+        if row is None:
+            return None
+        return Fill(
+            session=session,
+            exec_id=exec_id,
+            order_key=row[0],
+            cl_ord_id=row[1],
+            order_id=row[2],
+            symbol=row[3],
+            side=Side(row[4]),
+            last_qty=row[5],
+            last_px=Decimal(row[6]),
+            busted=bool(row[7]),
+            transact_time=row[8],
+            recv_ns=row[9],
+        )
+
+    def bust_fill(self, session: str, exec_id: str, busted_by: str) -> None:
+        self._db.execute(
+            "UPDATE fills SET busted=1, busted_by=? WHERE session=? AND exec_id=?",
+            (busted_by, session, exec_id),
+        )
+
+    def correct_fill(
+        self, session: str, exec_id: str, *, last_qty: int, last_px: Decimal, corrected_by: str
+    ) -> None:
+        self._db.execute(
+            "UPDATE fills SET last_qty=?, last_px=?, corrected_by=? WHERE session=? AND exec_id=?",
+            (last_qty, str(last_px), corrected_by, session, exec_id),
+        )
+
+    def fill_amounts(self, symbol: str) -> list[FillAmount]:
+        """The symbol's live (not busted) fills in arrival order, for refolding its position."""
+        rows = self._db.execute(
+            "SELECT side, last_qty, last_px FROM fills WHERE symbol=? AND busted=0 ORDER BY id", (symbol,)
+        ).fetchall()
+        return [FillAmount(signed_qty=Side(r[0]).sign * r[1], px=Decimal(r[2])) for r in rows]
+
+    def order_fill_totals(self, order_key: str) -> tuple[int, Decimal | None]:
+        """(cum qty, average price) of an order's live fills."""
+        rows = self._db.execute(
+            "SELECT last_qty, last_px FROM fills WHERE order_key=? AND busted=0", (order_key,)
+        ).fetchall()
+        qty = sum(r[0] for r in rows)
+        if qty == 0:
+            return 0, None
+        notional = sum((Decimal(r[1]) * r[0] for r in rows), Decimal(0))
+        return qty, notional / qty
+
+    def upsert_position(self, position: Position, now_ns: int) -> None:
+        self._db.execute(
+            "INSERT INTO positions (symbol, qty, avg_cost, realized_pnl, mark_px, unrealized_pnl, updated_ns)"
+            " VALUES (?,?,?,?,?,?,?) ON CONFLICT(symbol) DO UPDATE SET qty=excluded.qty,"
+            " avg_cost=excluded.avg_cost, realized_pnl=excluded.realized_pnl, mark_px=excluded.mark_px,"
+            " unrealized_pnl=excluded.unrealized_pnl, updated_ns=excluded.updated_ns",
+            (
+                position.symbol,
+                position.qty,
+                str(position.avg_cost),
+                str(position.realized_pnl),
+                _dec(position.mark_px),
+                str(position.unrealized_pnl),
+                now_ns,
+            ),
+        )
+
+    def positions(self) -> dict[str, Position]:
+        rows = self._db.execute(
+            "SELECT symbol, qty, avg_cost, realized_pnl, mark_px FROM positions"
+        ).fetchall()
+        return {
+            r[0]: Position(
+                symbol=r[0],
+                qty=r[1],
+                avg_cost=Decimal(r[2]),
+                realized_pnl=Decimal(r[3]),
+                mark_px=_to_dec(r[4]),
+            )
+            for r in rows
+        }
+
+    # --- what did not fit ------------------------------------------------------------------
+
+    def record_anomaly(
+        self,
+        *,
+        kind: str,
+        reason: str,
+        now_ns: int,
+        session: str | None = None,
+        order_key: str | None = None,
+        cl_ord_id: str | None = None,
+        exec_id: str | None = None,
+        raw: str | None = None,
+    ) -> None:
+        self._db.execute(
+            "INSERT INTO anomalies (recorded_ns, session, kind, order_key, cl_ord_id, exec_id, reason, raw)"
+            " VALUES (?,?,?,?,?,?,?,?)",
+            (now_ns, session, kind, order_key, cl_ord_id, exec_id, reason, raw),
+        )
+
+    def record_quarantine(
+        self,
+        *,
+        session: str | None,
+        msg_type: str | None,
+        seq_num: int | None,
+        reason: str,
+        answer: str,
+        raw: str,
+        now_ns: int,
+    ) -> None:
+        """Stored in its own transaction: a quarantined message must survive whatever follows."""
+        with self.transaction():
+            self._db.execute(
+                "INSERT INTO quarantine (recorded_ns, session, msg_type, seq_num, reason, answer, raw)"
+                " VALUES (?,?,?,?,?,?,?)",
+                (now_ns, session, msg_type, seq_num, reason, answer, raw),
+            )
+
+    def record_cancel_reject(self, reject: CancelRejected, order_key: str | None, now_ns: int) -> None:
+        self._db.execute(
+            "INSERT INTO cancel_rejects (recorded_ns, session, order_key, cl_ord_id, orig_cl_ord_id,"
+            " response_to, reason, text, raw) VALUES (?,?,?,?,?,?,?,?,?)",
+            (
+                now_ns,
+                reject.session,
+                order_key,
+                reject.cl_ord_id,
+                reject.orig_cl_ord_id,
+                reject.response_to,
+                reject.reason,
+                reject.text,
+                reject.raw,
+            ),
+        )
+
+    # --- read side for progress and tests ---------------------------------------------------
+
+    def count(self, table: str) -> int:
+        if table not in {
+            "orders",
+            "fills",
+            "execution_reports",
+            "anomalies",
+            "quarantine",
+            "cancel_rejects",
+            "runs",
+            "order_requests",
+        }:
+            raise ValueError(table)
+        return int(self._db.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+
+
+def _migrate(db: sqlite3.Connection, path: Path) -> None:
+    version = int(db.execute("PRAGMA user_version").fetchone()[0])
+    if version > SCHEMA_VERSION:
+        raise LedgerError(
+            f"{path}: ledger schema version {version} is newer than this gateway understands "
+            f"({SCHEMA_VERSION}); use a newer fixgw"
+        )
+    if version == 0:
+        tables = db.execute("SELECT count(*) FROM sqlite_master WHERE type='table'").fetchone()[0]
+        if tables:
+            raise LedgerError(f"{path}: an SQLite database with tables but no ledger schema version")
+    for target in range(version, SCHEMA_VERSION):
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in MIGRATIONS[target].split(";"):
+                if statement.strip():
+                    db.execute(statement)
+            db.execute(f"PRAGMA user_version = {target + 1}")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+
+def open_ledger(path: Path | str, *, synchronous: str = "NORMAL", busy_timeout_ms: int = 5000) -> Ledger:
+    """Open (creating if absent) and migrate the ledger. Raises LedgerError with the path and the
+    cause for a file that is not SQLite, is corrupt, or has an unknown schema."""
+    db_path = Path(path)
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    _check_file(db_path)
+    try:
+        db = sqlite3.connect(db_path, isolation_level=None, check_same_thread=False)
+    except sqlite3.Error as exc:
+        raise LedgerError(f"{db_path}: cannot open the ledger ({exc})") from exc
+    try:
+        db.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+        check = db.execute("PRAGMA quick_check").fetchall()
+        if check != [("ok",)]:
+            details = "; ".join(str(row[0]) for row in check[:3])
+            raise LedgerError(f"{db_path}: the ledger database is corrupt ({details})")
+        mode = db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if str(mode).lower() != "wal":
+            raise LedgerError(f"{db_path}: cannot switch the ledger to WAL mode (got {mode})")
+        db.execute(f"PRAGMA synchronous = {synchronous}")
+        db.execute("PRAGMA foreign_keys = ON")
+        _migrate(db, db_path)
+    except LedgerError:
+        db.close()
+        raise
+    except sqlite3.DatabaseError as exc:
+        db.close()
+        raise LedgerError(f"{db_path}: the ledger database is unreadable or corrupt ({exc})") from exc
+    return Ledger(db, db_path)

@@ -1,0 +1,132 @@
+"""Factories and recording fakes for the gateway's unit tests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+
+from gateway.config import LimitsSection
+from gateway.domain.events import ExecutionReported
+from gateway.domain.fix_values import ExecType, OrdStatus, Side
+from gateway.domain.orders import Order
+from gateway.ledger.store import Ledger, open_ledger
+from gateway.oms.order_manager import OrderManager, Route
+
+SESSION = "FIX.4.4:FIXGW->FIXSIM"
+
+
+@dataclass
+class RecordingSender:
+    """Keeps every message the order manager hands to the FIX edge."""
+
+    ready: bool = True
+    accept: bool = True
+    sent: list[tuple[str, str, dict[int, str]]] = field(default_factory=list)
+
+    def session_ready(self, session: str) -> bool:
+        return self.ready
+
+    def send(self, session: str, msg_type: str, fields: list[tuple[int, str]]) -> bool:
+        self.sent.append((session, msg_type, dict(fields)))
+        return self.accept
+
+    def of_type(self, msg_type: str) -> list[dict[int, str]]:
+        return [f for _, t, f in self.sent if t == msg_type]
+
+
+@dataclass
+class RecordingObserver:
+    submitted: list[Order] = field(default_factory=list)
+    finished: list[Order] = field(default_factory=list)
+
+    def order_submitted(self, order: Order) -> None:
+        self.submitted.append(order)
+
+    def order_finished(self, order: Order) -> None:
+        self.finished.append(order)
+
+
+class FakeClock:
+    def __init__(self, start_ns: int = 1_700_000_000_000_000_000) -> None:
+        self.now = start_ns
+
+    def __call__(self) -> int:
+        self.now += 1_000
+        return self.now
+
+
+def make_ledger(tmp_path: Path) -> Ledger:
+    return open_ledger(tmp_path / "ledger.sqlite")
+
+
+def make_oms(
+    tmp_path: Path,
+    *,
+    ledger: Ledger | None = None,
+    sender: RecordingSender | None = None,
+    limits: LimitsSection | None = None,
+    observer: RecordingObserver | None = None,
+) -> tuple[OrderManager, Ledger, RecordingSender]:
+    ledger = ledger or make_ledger(tmp_path)
+    sender = sender or RecordingSender()
+    run_id = ledger.start_run(started_ns=1, config_path=None)
+    oms = OrderManager(
+        ledger=ledger,
+        sender=sender,
+        routes={s: Route(venue="SIM", session=SESSION) for s in ("ACME", "BOLT")},
+        limits=limits or LimitsSection(),
+        run_id=run_id,
+        clock_ns=FakeClock(),
+        observer=observer,
+    )
+    return oms, ledger, sender
+
+
+_exec_seq = iter(range(1, 1_000_000))
+
+
+def report(
+    cl_ord_id: str,
+    exec_type: ExecType,
+    ord_status: OrdStatus,
+    *,
+    exec_id: str | None = None,
+    symbol: str = "ACME",
+    side: Side = Side.BUY,
+    last_qty: int = 0,
+    last_px: str | None = None,
+    cum_qty: int = 0,
+    leaves_qty: int = 0,
+    orig_cl_ord_id: str | None = None,
+    exec_ref_id: str | None = None,
+    order_qty: int | None = None,
+    price: str | None = None,
+    poss_dup: bool = False,
+    session: str = SESSION,
+) -> ExecutionReported:
+    return ExecutionReported(
+        session=session,
+        exec_id=exec_id or f"E{next(_exec_seq)}",
+        exec_type=exec_type,
+        ord_status=ord_status,
+        cl_ord_id=cl_ord_id,
+        orig_cl_ord_id=orig_cl_ord_id,
+        order_id="O1",
+        symbol=symbol,
+        side=side,
+        order_qty=order_qty,
+        price=Decimal(price) if price else None,
+        last_qty=last_qty,
+        last_px=Decimal(last_px) if last_px else None,
+        cum_qty=cum_qty,
+        leaves_qty=leaves_qty,
+        avg_px=None,
+        exec_ref_id=exec_ref_id,
+        text=None,
+        poss_dup=poss_dup,
+        transact_time=None,
+        recv_ns=1,
+        seq_num=1,
+        raw="8=FIX.4.4|35=8|",
+    )
