@@ -29,7 +29,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,6 +52,9 @@ SOCKET_ECHO_PAYLOAD_BYTES = 180
 LOGON_TIMEOUT_S = 15.0
 ECHO_ACCEPTOR_COMP_ID = "ECHO"
 ECHO_INITIATOR_COMP_ID = "BENCH"
+# ExecutionReport(35=8) fields kept when reports are recorded: ClOrdID, OrderID, ExecID, ExecType,
+# OrdStatus, Symbol, Side, LastQty, LastPx, LeavesQty, CumQty, Text.
+REPORT_TAGS = (11, 37, 17, 150, 39, 55, 54, 32, 31, 151, 14, 58)
 
 
 # --------------------------------------------------------------------------------------------
@@ -271,6 +274,10 @@ def _make_round_trip_application(fix: Any) -> type:
             self._pipelined_ids: set[str] = set()
             self._pipelined_seen = 0
             self._pipelined_target = 0
+            # Opt-in record of every ExecutionReport (tests read fills from it).
+            self.record_reports = False
+            self.reports: list[dict[int, str]] = []
+            self._reports_changed = threading.Condition(self._lock)
 
         # --- quickfix callbacks -----------------------------------------------------------
         def onCreate(self, session_id: Any) -> None:
@@ -306,10 +313,41 @@ def _make_round_trip_application(fix: Any) -> type:
                 if message.getHeader().getField(35) != "8" or not message.isSetField(11):
                     return
                 cl_ord_id = message.getField(11)
+                if self.record_reports:
+                    self._record(message)
                 if self._pipelined_target:
                     self._count_pipelined(cl_ord_id)
                     return
                 self._on_ping_pong_report(cl_ord_id, received_ns)
+
+        # --- recorded reports -------------------------------------------------------------
+        def _record(self, message: Any) -> None:
+            fields = {tag: message.getField(tag) for tag in REPORT_TAGS if message.isSetField(tag)}
+            with self._reports_changed:
+                self.reports.append(fields)
+                self._reports_changed.notify_all()
+
+        def wait_for_report(self, predicate: Any, timeout_s: float) -> dict[int, str] | None:
+            deadline = time.monotonic() + timeout_s
+            with self._reports_changed:
+                while True:
+                    for report in self.reports:
+                        if predicate(report):
+                            return report
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        return None
+                    self._reports_changed.wait(remaining)
+
+        def send_order(self, template: OrderTemplate) -> str:
+            cl_ord_id = self._next_cl_ord_id()
+            previous, self.template = self.template, template
+            try:
+                message = self._build_order(cl_ord_id)
+            finally:
+                self.template = previous
+            fix.Session.sendToTarget(message, self.session_id)
+            return cl_ord_id
 
         # --- ping-pong --------------------------------------------------------------------
         def _on_ping_pong_report(self, cl_ord_id: str, received_ns: int) -> None:
@@ -462,6 +500,26 @@ class RoundTripClient:
             self.application.ping_pong(warmup, timeout_s=timeout_s, label=f"{name} warm-up")
         samples: list[int] = self.application.ping_pong(count, timeout_s=timeout_s, label=name)
         return samples
+
+    def send_order(self, template: OrderTemplate) -> str:
+        """Send one NewOrderSingle(35=D) built from `template`; returns its ClOrdID(11).
+
+        Reports are recorded from the first call on; read them with `wait_for_report`.
+        """
+        self.application.record_reports = True
+        cl_ord_id: str = self.application.send_order(template)
+        return cl_ord_id
+
+    def wait_for_report(
+        self, predicate: Callable[[dict[int, str]], bool], timeout_s: float = 10.0
+    ) -> dict[int, str]:
+        """The first recorded ExecutionReport(35=8) (tag -> value) matching `predicate`."""
+        report: dict[int, str] | None = self.application.wait_for_report(predicate, timeout_s)
+        if report is None:
+            raise BenchError(
+                f"no matching ExecutionReport within {timeout_s:.0f}s; got {self.application.reports}"
+            )
+        return report
 
     def pipelined(self, count: int, *, timeout_s: float = 120.0, label: str = "") -> Throughput:
         name = label or f"{self.endpoint.target_comp_id} pipelined"
