@@ -469,6 +469,21 @@ class OrderManager:
             else:
                 self._orders[order.order_key] = updated
 
+    def quarantine(
+        self, *, session: str, msg_type: str, seq_num: int | None, reason: str, answer: str, raw: str
+    ) -> None:
+        """Store a message the gateway could not process (under the same lock as every write)."""
+        with self._lock:
+            self._ledger.record_quarantine(
+                session=session,
+                msg_type=msg_type,
+                seq_num=seq_num,
+                reason=reason,
+                answer=answer,
+                raw=raw,
+                now_ns=self._clock_ns(),
+            )
+
     # --- internals ------------------------------------------------------------------------------
 
     def _next_cl_ord_id(self) -> str:
@@ -632,8 +647,12 @@ class OrderManager:
         return refolded
 
     def _settle_request(self, order: Order, report: ExecutionReported, now: int) -> None:
+        """Mark the request a report answers: accepted or rejected."""
         if report.exec_type in (ExecType.CANCELED, ExecType.REPLACED) and report.cl_ord_id != order.order_key:
             self._ledger.set_request_state(report.cl_ord_id, "accepted", None, now)
+        elif order.pending == "new" and report.cl_ord_id == order.order_key:
+            state = "rejected" if report.exec_type is ExecType.REJECTED else "accepted"
+            self._ledger.set_request_state(report.cl_ord_id, state, report.text, now)
 
     def _count(self, order: Order, report: ExecutionReported, transition: Transition) -> None:
         if not transition.fits:

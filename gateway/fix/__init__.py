@@ -1,0 +1,1 @@
+"""The QuickFIX edge: the only gateway package that imports quickfix."""

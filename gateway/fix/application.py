@@ -1,0 +1,358 @@
+"""The gateway's QuickFIX Application: every callback catches every exception.
+
+Takes the session roles (which venue, order entry and/or market data, which symbols), the order
+manager and the market-data sink; gives a `quickfix.Application` that:
+
+- dispatches inbound application messages by MsgType(35): ExecutionReport(35=8),
+  OrderCancelReject(35=9) and BusinessMessageReject(35=j) to the order manager (which commits to
+  the ledger before the callback returns), MarketData W/X/Y to the sink;
+- quarantines what it cannot process (reason + raw text in the ledger) and answers it the FIX way:
+  a bad field value is re-raised as `quickfix.IncorrectTagValue` / `FieldNotFound`, so QuickFIX
+  sends Reject(35=3) with RefSeqNum(45) and RefTagID(371); anything else gets a
+  BusinessMessageReject(35=j) with RefMsgType(372) and BusinessRejectReason(380). Trading goes on;
+- subscribes to market data on logon of a market-data session and asks for the status of live
+  orders on logon of an order-entry session;
+- sets Username(553)/Password(554) on Logon from environment variables (never logged);
+- implements `OrderSender` for the order manager.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import quickfix as fix
+
+from gateway.domain.errors import MessageError
+from gateway.domain.fix_values import BusinessRejectReason, MsgType
+from gateway.fix import codec
+from gateway.oms.order_manager import OrderManager
+
+log = logging.getLogger("fixgw.fix")
+
+_MD_TYPES = frozenset(
+    {MsgType.MARKET_DATA_SNAPSHOT, MsgType.MARKET_DATA_INCREMENTAL, MsgType.MARKET_DATA_REQUEST_REJECT}
+)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SessionRole:
+    key: str
+    venue: str
+    order_entry: bool
+    market_data: bool
+    symbols: tuple[str, ...] = ()
+    market_depth: int = 5
+    username_env: str | None = None
+    password_env: str | None = None
+
+
+@dataclass(slots=True)
+class _SessionState:
+    session_id: Any = None
+    logged_on: bool = False
+    logons: int = 0
+    sent_by_seq: dict[int, tuple[str, str]] = field(default_factory=dict)
+
+
+class NullSink:
+    def on_market_data(self, message: Any, session_key: str, recv_ns: int) -> None:
+        pass
+
+    def on_session_down(self, session_key: str) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+class GatewayApplication(fix.Application):
+    def __init__(
+        self,
+        *,
+        roles: Mapping[str, SessionRole],
+        clock_ns: Callable[[], int] = time.time_ns,
+    ) -> None:
+        super().__init__()
+        self._roles = dict(roles)
+        self._clock_ns = clock_ns
+        self._sessions: dict[str, _SessionState] = {key: _SessionState() for key in roles}
+        self._oms: OrderManager | None = None
+        self._sink: Any = NullSink()
+        self._md_req_ids = itertools.count(1)
+        self._logon_event = threading.Condition()
+        self.counters: dict[str, int] = {"quarantined": 0, "market_data": 0, "session_rejects": 0}
+
+    def attach(self, *, oms: OrderManager, sink: Any) -> None:
+        self._oms = oms
+        self._sink = sink
+
+    # --- OrderSender ---------------------------------------------------------------------------
+
+    def session_ready(self, session: str) -> bool:
+        state = self._sessions.get(session)
+        return bool(state and state.logged_on and state.session_id is not None)
+
+    def send(self, session: str, msg_type: str, fields: Iterable[tuple[int, str]]) -> bool:
+        state = self._sessions.get(session)
+        if state is None or state.session_id is None:
+            return False
+        message = codec.build_message(msg_type, fields)
+        return bool(fix.Session.sendToTarget(message, state.session_id))
+
+    # --- used by app.py ------------------------------------------------------------------------
+
+    def logged_on(self) -> dict[str, bool]:
+        return {key: state.logged_on for key, state in self._sessions.items()}
+
+    def wait_logged_on(self, keys: Iterable[str], timeout_s: float) -> bool:
+        wanted = list(keys)
+        deadline = time.monotonic() + timeout_s
+        with self._logon_event:
+            while not all(self.session_ready(k) for k in wanted):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._logon_event.wait(remaining)
+        return True
+
+    def request_snapshot(self, symbol: str) -> None:
+        """Ask for a fresh MarketDataSnapshotFullRefresh(35=W) of one symbol (263=0)."""
+        for key, role in self._roles.items():
+            if role.market_data and symbol in role.symbols and self.session_ready(key):
+                self._send_md_request(key, [symbol], subscription="0", depth=role.market_depth)
+                return
+        log.warning("no logged-on market-data session for %s: snapshot not requested", symbol)
+
+    # --- QuickFIX callbacks ----------------------------------------------------------------------
+
+    def onCreate(self, session_id: Any) -> None:
+        try:
+            key = session_id.toString()
+            self._sessions.setdefault(key, _SessionState()).session_id = session_id
+            log.info("session created %s", key)
+        except Exception:
+            log.exception("onCreate failed")
+
+    def onLogon(self, session_id: Any) -> None:
+        try:
+            key = session_id.toString()
+            state = self._sessions.setdefault(key, _SessionState())
+            state.session_id = session_id
+            state.logged_on = True
+            state.logons += 1
+            log.info("logon %s (logon #%d)", key, state.logons)
+            role = self._roles.get(key)
+            if role is not None and role.order_entry and self._oms is not None:
+                count = self._oms.on_session_logon(key)
+                if count:
+                    log.info("%s: asked the venue for the status of %d live orders", key, count)
+            if role is not None and role.market_data and role.symbols:
+                self._send_md_request(key, role.symbols, subscription="1", depth=role.market_depth)
+            with self._logon_event:
+                self._logon_event.notify_all()
+        except Exception:
+            log.exception("onLogon failed")
+
+    def onLogout(self, session_id: Any) -> None:
+        try:
+            key = session_id.toString()
+            state = self._sessions.setdefault(key, _SessionState())
+            was_on = state.logged_on
+            state.logged_on = False
+            log.info("logout %s%s", key, "" if was_on else " (was not logged on)")
+            role = self._roles.get(key)
+            if was_on and role is not None and role.market_data:
+                self._sink.on_session_down(key)
+        except Exception:
+            log.exception("onLogout failed")
+
+    def toAdmin(self, message: Any, session_id: Any) -> None:
+        # runs under the session's lock: never take the order manager's lock here
+        try:
+            if message.getHeader().getField(35) != MsgType.LOGON:
+                return
+            role = self._roles.get(session_id.toString())
+            if role is None:
+                return
+            for tag, env in ((553, role.username_env), (554, role.password_env)):
+                if env:
+                    value = os.environ.get(env)
+                    if value:
+                        message.setField(tag, value)
+        except Exception:
+            log.exception("toAdmin failed")
+
+    def fromAdmin(self, message: Any, session_id: Any) -> None:
+        try:
+            msg_type = message.getHeader().getField(35)
+            if msg_type == MsgType.REJECT:
+                self._on_session_reject(message.toString(), session_id.toString())
+            elif msg_type == MsgType.LOGOUT:
+                text = message.getField(58) if message.isSetField(58) else ""
+                log.info("%s: venue sent Logout(35=5) %s", session_id.toString(), text)
+        except Exception:
+            log.exception("fromAdmin failed")
+
+    def toApp(self, message: Any, session_id: Any) -> None:
+        # runs under the session's lock: only a dict store, no application lock
+        try:
+            header = message.getHeader()
+            msg_type = header.getField(35)
+            if msg_type in (
+                MsgType.NEW_ORDER_SINGLE,
+                MsgType.ORDER_CANCEL_REQUEST,
+                MsgType.ORDER_CANCEL_REPLACE_REQUEST,
+                MsgType.ORDER_STATUS_REQUEST,
+            ):
+                state = self._sessions.get(session_id.toString())
+                if state is not None:
+                    seq = int(header.getField(34))
+                    state.sent_by_seq[seq] = (msg_type, message.getField(11))
+                    if len(state.sent_by_seq) > 10_000:
+                        state.sent_by_seq.pop(next(iter(state.sent_by_seq)))
+        except Exception:
+            log.exception("toApp failed")
+
+    def fromApp(self, message: Any, session_id: Any) -> None:
+        recv_ns = self._clock_ns()
+        raw = ""
+        key = "?"
+        msg_type = "?"
+        try:
+            key = session_id.toString()
+            msg_type = message.getHeader().getField(35)
+            if msg_type in _MD_TYPES:
+                self.counters["market_data"] += 1
+                self._sink.on_market_data(message, key, recv_ns)
+                return
+            raw = message.toString()
+            if msg_type == MsgType.EXECUTION_REPORT:
+                self._require_oms().on_execution_report(codec.parse_execution_report(raw, key, recv_ns))
+            elif msg_type == MsgType.ORDER_CANCEL_REJECT:
+                self._require_oms().on_cancel_reject(codec.parse_cancel_reject(raw, key, recv_ns))
+            elif msg_type == MsgType.BUSINESS_MESSAGE_REJECT:
+                self._on_business_reject(raw, key)
+            else:
+                self._quarantine(key, msg_type, raw, f"unsupported message type {msg_type}", "Reject(35=j)")
+                raise fix.UnsupportedMessageType()
+        except MessageError as exc:
+            self._answer_unprocessable(key, msg_type, raw or _safe_text(message), exc)
+        except fix.UnsupportedMessageType:
+            raise
+        except Exception as exc:
+            log.exception("%s: cannot process %s", key, msg_type)
+            text = raw or _safe_text(message)
+            self._quarantine(key, msg_type, text, f"internal error: {exc!r}", "BusinessMessageReject(35=j)")
+            self._send_business_reject(
+                key, text, msg_type, BusinessRejectReason.APPLICATION_NOT_AVAILABLE, str(exc)
+            )
+
+    # --- internals ------------------------------------------------------------------------------
+
+    def _require_oms(self) -> OrderManager:
+        if self._oms is None:
+            raise RuntimeError("order manager not attached")
+        return self._oms
+
+    def _answer_unprocessable(self, key: str, msg_type: str, raw: str, exc: MessageError) -> None:
+        if exc.tag is not None:
+            self._quarantine(key, msg_type, raw, exc.reason, "Reject(35=3)")
+            log.warning("%s: %s rejected: %s", key, msg_type, exc.reason)
+            # QuickFIX answers this with Reject(35=3), RefSeqNum(45) and RefTagID(371)
+            raise fix.IncorrectTagValue(exc.tag)
+        self._quarantine(key, msg_type, raw, exc.reason, "BusinessMessageReject(35=j)")
+        log.warning("%s: %s quarantined: %s", key, msg_type, exc.reason)
+        fields = codec.fields_of(raw)
+        self._send_business_reject(
+            key, raw, msg_type, BusinessRejectReason.UNKNOWN_ID, exc.reason, ref_id=fields.get("11")
+        )
+
+    def _quarantine(self, key: str, msg_type: str, raw: str, reason: str, answer: str) -> None:
+        self.counters["quarantined"] += 1
+        seq = codec.fields_of(raw).get("34") if raw else None
+        try:
+            if self._oms is not None:
+                self._oms.quarantine(
+                    session=key,
+                    msg_type=msg_type,
+                    seq_num=int(seq) if seq and seq.isdigit() else None,
+                    reason=reason,
+                    answer=answer,
+                    raw=codec.readable(raw),
+                )
+        except Exception:
+            log.exception("%s: could not write the quarantine row for %s", key, codec.readable(raw))
+
+    def _send_business_reject(
+        self, key: str, raw: str, msg_type: str, reason: str, text: str, ref_id: str | None = None
+    ) -> None:
+        try:
+            seq = codec.fields_of(raw).get("34", "0")
+            state = self._sessions.get(key)
+            if state is None or state.session_id is None:
+                return
+            reject = codec.build_business_reject(
+                ref_seq_num=int(seq) if seq.isdigit() else 0,
+                ref_msg_type=msg_type,
+                reason=reason,
+                text=text,
+                ref_id=ref_id,
+            )
+            fix.Session.sendToTarget(reject, state.session_id)
+        except Exception:
+            log.exception("%s: could not send BusinessMessageReject(35=j)", key)
+
+    def _on_business_reject(self, raw: str, key: str) -> None:
+        fields = codec.fields_of(raw)
+        ref_msg_type = fields.get("372", "")
+        ref_id = fields.get("379")
+        text = fields.get("58", "")
+        log.warning("%s: BusinessMessageReject(35=j) of %s %s: %s", key, ref_msg_type, ref_id, text)
+        if not ref_id:
+            ref_seq = fields.get("45", "")
+            state = self._sessions.get(key)
+            if state is not None and ref_seq.isdigit():
+                sent = state.sent_by_seq.get(int(ref_seq))
+                if sent is not None:
+                    ref_msg_type, ref_id = sent
+        self._require_oms().on_business_reject(ref_msg_type, ref_id, text or "business reject", key)
+
+    def _on_session_reject(self, raw: str, key: str) -> None:
+        """Reject(35=3) from the venue: if it refers to one of our order messages, settle it."""
+        self.counters["session_rejects"] += 1
+        fields = codec.fields_of(raw)
+        ref_seq = fields.get("45", "")
+        text = fields.get("58", "session-level reject")
+        log.warning("%s: venue sent Reject(35=3) of our seq %s: %s", key, ref_seq, text)
+        state = self._sessions.get(key)
+        if state is None or not ref_seq.isdigit() or self._oms is None:
+            return
+        sent = state.sent_by_seq.get(int(ref_seq))
+        if sent is not None:
+            self._oms.on_business_reject(sent[0], sent[1], f"Reject(35=3): {text}", key)
+
+    def _send_md_request(self, key: str, symbols: Iterable[str], *, subscription: str, depth: int) -> None:
+        state = self._sessions.get(key)
+        if state is None or state.session_id is None:
+            return
+        role = self._roles[key]
+        md_req_id = f"{role.venue}-md-{next(self._md_req_ids)}"
+        message = codec.build_market_data_request(md_req_id, symbols, subscription=subscription, depth=depth)
+        fix.Session.sendToTarget(message, state.session_id)
+        log.info(
+            "%s: MarketDataRequest(35=V) %s 263=%s for %s", key, md_req_id, subscription, ",".join(symbols)
+        )
+
+
+def _safe_text(message: Any) -> str:
+    try:
+        return str(message.toString())
+    except Exception:
+        return ""
