@@ -1,0 +1,774 @@
+"""The decision path inside the FIX callback: market data -> book -> features -> inference ->
+target -> risk -> orders, synchronously, on QuickFIX's callback thread.
+
+Takes W/X/Y messages (`on_market_data`) and the `SinkContext` the gateway built; gives orders
+through `ctx.orders` (an OrderPort) before the callback returns, and records every decision in
+the feature store and every message in the tick log.
+
+Model switches happen between two messages: a background thread notices a new registry
+generation, loads and checks the model, and parks it in `_pending_model`; the callback swaps it
+in at the start of the next message, never during a decision. The same thread flushes the
+feature store and the tick log every `store_flush_ms`, so the callback never waits on SQLite.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import math
+import os
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from gateway.decision import fallback
+from gateway.decision.config import DecisionConfig
+from gateway.domain.ports import SinkContext, WorkingOrderView
+from gateway.execution import planner
+from gateway.features import kernels
+from gateway.features.engine import FeatureEngine
+from gateway.features.store import FeatureStore
+from gateway.fix.marketdata_codec import decode_raw
+from gateway.inference.registry import ModelRecord, ModelRegistry, RegistryError
+from gateway.inference.runner import ModelLoadError, OnnxRunner
+from gateway.marketdata.book import (
+    REASON_NO_SNAPSHOT,
+    REASON_STALE,
+    DataIssue,
+    MarketState,
+    SymbolBook,
+)
+from gateway.marketdata.events import (
+    IncrementalReceived,
+    MarketDataError,
+    MarketDataMessage,
+    SnapshotReceived,
+    px_e8_to_decimal,
+)
+from gateway.marketdata.ticklog import TickLogWriter
+from gateway.risk.checks import RiskLimits, check_order
+
+log = logging.getLogger("fixgw.decision")
+
+_NO_TIMINGS = (0, 0, 0, 0, 0, 0)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LoadedModel:
+    generation: int
+    record: ModelRecord | None
+    runner: OnnxRunner | None
+    error_reason: str  # "" when runner is usable
+    error_detail: str
+
+
+@dataclass(slots=True)
+class SinkStats:
+    messages: int = 0
+    decisions: int = 0
+    fallbacks: int = 0
+    orders_sent: int = 0
+    risk_denials: int = 0
+    undecodable: int = 0
+    errors: int = 0
+    snapshot_requests: int = 0
+    model_switches: int = 0
+
+
+def load_model(registry: ModelRegistry) -> LoadedModel:
+    generation, record = registry.active_with_generation()
+    if record is None:
+        return LoadedModel(
+            generation=generation,
+            record=None,
+            runner=None,
+            error_reason=fallback.MODEL_MISSING,
+            error_detail="no active model in the registry",
+        )
+    if record.feature_schema_hash != kernels.feature_schema_hash() or tuple(record.input_names) != (
+        kernels.MODEL_INPUT_NAMES
+    ):
+        return LoadedModel(
+            generation=generation,
+            record=record,
+            runner=None,
+            error_reason=fallback.FEATURE_SCHEMA_MISMATCH,
+            error_detail=f"model version {record.version} was trained on feature schema "
+            f"{record.feature_schema_hash[:12]}..., running {kernels.feature_schema_hash()[:12]}...",
+        )
+    try:
+        runner = OnnxRunner(
+            record.path,
+            expected_sha256=record.sha256,
+            n_inputs=len(kernels.MODEL_INPUT_NAMES),
+            version=record.version,
+        )
+    except ModelLoadError as exc:
+        return LoadedModel(
+            generation=generation,
+            record=record,
+            runner=None,
+            error_reason=exc.reason,
+            error_detail=exc.detail,
+        )
+    try:
+        runner.run_one(np.zeros(len(kernels.MODEL_INPUT_NAMES)))  # the first run allocates: do it here
+    except Exception as exc:  # a model that fails on a plain row is never handed to the callback
+        return LoadedModel(
+            generation=generation,
+            record=record,
+            runner=None,
+            error_reason=fallback.INFERENCE_ERROR,
+            error_detail=f"version {record.version} fails on a test row: {type(exc).__name__}: {exc}"[:500],
+        )
+    return LoadedModel(generation=generation, record=record, runner=runner, error_reason="", error_detail="")
+
+
+class DecisionSink:
+    """A MarketDataSink (gateway.domain.ports) that trades."""
+
+    def __init__(
+        self,
+        ctx: SinkContext,
+        config: DecisionConfig,
+        *,
+        registry: ModelRegistry,
+        store: FeatureStore,
+        ticklog: TickLogWriter | None,
+        run_id: str,
+        tracer: Any | None,
+    ) -> None:
+        self._ctx = ctx
+        self._config = config
+        self._orders = ctx.orders
+        self._registry = registry
+        self._store = store
+        self._ticklog = ticklog
+        self.run_id = run_id
+        self._tracer = tracer
+        self._market = MarketState(max_md_age_ms=config.max_md_age_ms, stale_after_ms=config.stale_after_ms)
+        self._engine = FeatureEngine()
+        self._instruments = dict(config.symbols)
+        self._limits = RiskLimits(
+            max_order_qty=config.risk.max_order_qty,
+            max_position_qty=config.risk.max_position_qty,
+            max_notional=config.risk.max_notional,
+        )
+        self._kill_switch = config.risk.kill_switch
+        self._budget_ns = config.budget_us * 1000
+        self._realtime = config.mode == "realtime"
+        self._input_index = kernels.MODEL_INPUT_INDEX
+        self._n_inputs = len(kernels.MODEL_INPUT_NAMES)
+        self._batch = np.zeros((max(1, len(self._instruments)), self._n_inputs), dtype=np.float32)
+        self._model = load_model(registry)
+        self._pending_model: LoadedModel | None = None
+        self._fallback_state: dict[str, str] = {}
+        self._snapshot_requested_ns: dict[str, int] = {}
+        self._issue_logged_ns: dict[tuple[str, str], int] = {}
+        self._last_reprice_ns: dict[str, int] = {}
+        self._decision_no = 0
+        self.stats = SinkStats()
+        # (start, book, features, inference, risk, send) perf_counter_ns of the last decision.
+        self.last_timings: tuple[int, int, int, int, int, int] = _NO_TIMINGS
+        self._timing_hook: Callable[[tuple[int, int, int, int, int, int]], None] | None = None
+        self._stop = threading.Event()
+        self._lock = threading.Lock()  # serialises flushes (background thread vs close)
+        self._thread = threading.Thread(target=self._background, name="fixgw-decision-recorder", daemon=True)
+        if self._model.error_reason:
+            log.warning(
+                "decision path starts without a usable model: %s (%s)",
+                self._model.error_reason,
+                self._model.error_detail,
+            )
+
+    # ----------------------------------------------------------------- lifecycle
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def warm(self) -> None:
+        """Compile the numba kernels, run the model once and start the tracer, before logon."""
+        kernels.warm()
+        runner = self._model.runner
+        if runner is not None:
+            runner.run_one(np.zeros(self._n_inputs))
+            try:
+                runner.run(np.zeros((len(self._batch), self._n_inputs), dtype=np.float32))
+            except Exception as exc:  # the callback falls back on every failing run; say so now
+                log.warning(
+                    "model version %s fails on a batch of %d rows: %s", runner.version, len(self._batch), exc
+                )
+        if self._tracer is not None:
+            with self._tracer.start_as_current_span("decision.warmup"):
+                pass
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
+        with self._lock:
+            self._flush()
+            if self._ticklog is not None:
+                self._ticklog.close()
+            self._store.close()
+            self._registry.close()
+
+    @property
+    def model(self) -> LoadedModel:
+        return self._model
+
+    @property
+    def market(self) -> MarketState:
+        return self._market
+
+    def set_timing_hook(self, hook: Callable[[tuple[int, int, int, int, int, int]], None] | None) -> None:
+        """Called after each decision with its stage timestamps (the benchmark uses it)."""
+        self._timing_hook = hook
+
+    def flush(self) -> None:
+        with self._lock:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._ticklog is not None:
+            self._ticklog.flush()
+        self._store.flush()
+
+    def _background(self) -> None:
+        flush_s = self._config.store_flush_ms / 1000
+        poll_ns = self._config.registry_poll_ms * 1_000_000
+        next_poll = 0
+        while not self._stop.wait(flush_s):
+            try:
+                with self._lock:
+                    self._flush()
+                now = time.monotonic_ns()
+                if now >= next_poll:
+                    next_poll = now + poll_ns
+                    self._poll_registry()
+                    self._poll_kill_switch()
+            except Exception:
+                log.exception("decision recorder thread: flush or registry poll failed; retrying")
+
+    def _poll_registry(self) -> None:
+        generation = self._registry.generation()
+        current = self._pending_model or self._model
+        if generation != current.generation:
+            loaded = load_model(self._registry)
+            # One reference assignment: the callback sees either the old or the new model.
+            self._pending_model = loaded
+
+    def _poll_kill_switch(self) -> None:
+        path = self._config.risk.kill_switch_file
+        if path:
+            self._kill_switch = self._config.risk.kill_switch or os.path.exists(path)
+
+    def _swap_model(self, loaded: LoadedModel) -> None:
+        self._pending_model = None
+        previous = self._model
+        self._model = loaded
+        self.stats.model_switches += 1
+        log.info(
+            "model switched between messages: generation %d -> %d, version %s -> %s%s",
+            previous.generation,
+            loaded.generation,
+            previous.record.version if previous.record else None,
+            loaded.record.version if loaded.record else None,
+            f" (unusable: {loaded.error_reason}: {loaded.error_detail})" if loaded.error_reason else "",
+        )
+
+    # ----------------------------------------------------------------- MarketDataSink
+
+    def on_session_down(self, session_key: str) -> None:
+        try:
+            now = self._ctx.clock_ns()
+            if self._ticklog is not None:
+                self._ticklog.session_down(now)
+            for issue in self._market.session_down():
+                self._on_issue(issue, now)
+        except Exception:
+            self.stats.errors += 1
+            log.exception("decision path: on_session_down failed")
+
+    def on_market_data(self, message: Any, session_key: str, recv_ns: int) -> None:
+        try:
+            self.on_raw_market_data(message.toString(), recv_ns)
+        except Exception:
+            # The FIX callback must survive anything; this tick is lost, the next one decides.
+            self.stats.errors += 1
+            log.exception("decision path failed on a market-data message; tick dropped")
+
+    def on_raw_market_data(self, raw: str, recv_ns: int) -> None:
+        t_start = time.perf_counter_ns()
+        pending = self._pending_model
+        if pending is not None:
+            self._swap_model(pending)
+        self.stats.messages += 1
+        if self._ticklog is not None:
+            self._ticklog.message(recv_ns, raw)
+        try:
+            message = decode_raw(raw)
+        except MarketDataError as exc:
+            self.stats.undecodable += 1
+            self._store.add_md_event((self.run_id, recv_ns, "", "undecodable", str(exc), 0))
+            log.warning("market-data message not readable: %s", exc)
+            return
+        touched, issues = self._market.apply(message, recv_ns)
+        if self._config.stale_after_ms:
+            issues += self._market.check_quiet(recv_ns)
+        for issue in issues:
+            self._on_issue(issue, recv_ns)
+        if not touched:
+            return
+        books = self._market.books
+        decidable = [s for s in touched if s in self._instruments and books[s].usable]
+        if not decidable:
+            return
+        if self._realtime:
+            for index, symbol in enumerate(decidable):
+                self._decide((symbol,), message, recv_ns, t_start if index == 0 else time.perf_counter_ns())
+        else:
+            self._decide(decidable, message, recv_ns, t_start)
+
+    # ----------------------------------------------------------------- one decision
+
+    def _decide(self, symbols: Sequence[str], message: MarketDataMessage, recv_ns: int, t_start: int) -> None:
+        tracer = self._tracer
+        root = tracer.start_span("decision", start_time=time.time_ns()) if tracer is not None else None
+        wall_start = time.time_ns() if root is not None else 0
+        t_book = time.perf_counter_ns()
+        books = self._market.books
+        positions = []
+        features: list[npt.NDArray[np.float64]] = []
+        kept: list[str] = []
+        batch = self._batch
+        for symbol in symbols:
+            book = books[symbol]
+            instrument = self._instruments[symbol]
+            position = self._orders.position(symbol)
+            qty = position.qty
+            avg_cost_e8 = _e8(position.avg_cost)
+            realized_e8 = _e8(position.realized_pnl)
+            max_position = instrument.max_position_lots * instrument.lot_size
+            vector = self._engine.compute(
+                book,
+                position_qty=qty,
+                avg_cost_e8=avg_cost_e8,
+                realized_pnl_e8=realized_e8,
+                max_position=max_position,
+            )
+            if vector is None:
+                continue  # one-sided or crossed for now: no step, no decision
+            self._decision_no += 1
+            if self._ticklog is not None:
+                self._ticklog.decision(
+                    recv_ns, symbol, self._decision_no, qty, avg_cost_e8, realized_e8, max_position
+                )
+            batch[len(kept), :] = vector[self._input_index]
+            features.append(vector.copy())
+            positions.append(qty)
+            kept.append(symbol)
+        first_no = self._decision_no - len(kept) + 1
+        t_features = time.perf_counter_ns()
+        if not kept:
+            if root is not None:
+                root.end()
+            return
+
+        model = self._model
+        runner = model.runner
+        outputs: list[float | None] = [None] * len(kept)
+        reasons = [model.error_reason] * len(kept)
+        details = [model.error_detail] * len(kept)
+        if runner is not None:
+            try:
+                if len(kept) == 1:
+                    outputs[0] = runner.run_one(batch[0])
+                else:
+                    result = runner.run(batch[: len(kept)])
+                    outputs = [float(value) for value in result]
+            except Exception as exc:
+                reasons = [fallback.INFERENCE_ERROR] * len(kept)
+                details = [f"{type(exc).__name__}: {exc}"] * len(kept)
+        t_inference = time.perf_counter_ns()
+        elapsed_ns = t_inference - t_start
+        over_budget = elapsed_ns > self._budget_ns
+
+        config = self._config
+        model_version = model.record.version if model.record is not None else None
+        targets: list[int] = []
+        for i, symbol in enumerate(kept):
+            instrument = self._instruments[symbol]
+            output = outputs[i]
+            if not reasons[i]:
+                if output is None:
+                    reasons[i], details[i] = fallback.INFERENCE_ERROR, "no output"
+                elif not math.isfinite(output):
+                    reasons[i], details[i] = fallback.NAN_OUTPUT, f"model output {output}"
+                elif abs(output) > config.max_abs_output_bps:
+                    reasons[i], details[i] = (
+                        fallback.OUTPUT_OUT_OF_RANGE,
+                        f"model output {output:.6g} outside +-{config.max_abs_output_bps}",
+                    )
+                elif over_budget:
+                    reasons[i], details[i] = (
+                        fallback.BUDGET_OVERRUN,
+                        f"{elapsed_ns // 1000} us to inference, budget {config.budget_us} us",
+                    )
+            if reasons[i]:
+                target = fallback.safe_target_qty(
+                    config.safe_target,
+                    position_qty=positions[i],
+                    lot_size=instrument.lot_size,
+                    reduce_step_lots=config.reduce_step_lots,
+                )
+            else:
+                assert output is not None
+                target = fallback.target_from_output(
+                    output,
+                    full_position_bps=config.full_position_bps,
+                    max_position_lots=instrument.max_position_lots,
+                    lot_size=instrument.lot_size,
+                )
+            targets.append(target)
+            self._note_fallback(symbol, reasons[i], details[i], recv_ns, model_version)
+
+        t_risk = time.perf_counter_ns()
+        send_span = None
+        if root is not None:
+            from opentelemetry import trace
+
+            root_context = trace.set_span_in_context(root)
+            send_span = tracer.start_span("decision.send", context=root_context)  # type: ignore[union-attr]
+            with trace.use_span(send_span, end_on_exit=True):
+                orders_sent = self._execute(kept, targets, positions, first_no, recv_ns)
+        else:
+            orders_sent = self._execute(kept, targets, positions, first_no, recv_ns)
+        t_send = time.perf_counter_ns()
+
+        latency_ns = t_inference - t_start
+        msg_type = message.msg_type
+        for i, symbol in enumerate(kept):
+            book = books[symbol]
+            decision_no = first_no + i
+            self._store.add_decision(
+                (
+                    self.run_id,
+                    decision_no,
+                    f"{self.run_id}-{decision_no}",
+                    symbol,
+                    recv_ns,
+                    recv_ns + (t_inference - t_start),
+                    msg_type,
+                    message.msg_seq_num,
+                    book.rpt_seq,
+                    message.sending_time_ns,
+                    book.mid_e8() or 0,
+                    features[i].tobytes(),
+                    model_version,
+                    outputs[i] if outputs[i] is not None and math.isfinite(outputs[i] or 0.0) else None,
+                    targets[i],
+                    positions[i],
+                    reasons[i],
+                    latency_ns,
+                )
+            )
+        self.stats.decisions += len(kept)
+        timings = (t_start, t_book, t_features, t_inference, t_risk, t_send)
+        self.last_timings = timings
+        if self._timing_hook is not None:
+            self._timing_hook(timings)
+        if root is not None:
+            self._emit_stage_spans(root, wall_start, timings, kept, orders_sent, reasons)
+
+    def _emit_stage_spans(
+        self,
+        root: Any,
+        wall_start: int,
+        timings: tuple[int, int, int, int, int, int],
+        symbols: Sequence[str],
+        orders_sent: list[str],
+        reasons: Sequence[str],
+    ) -> None:
+        from opentelemetry import trace
+
+        tracer = self._tracer
+        assert tracer is not None
+        context = trace.set_span_in_context(root)
+        t_start = timings[0]
+        # Stage spans are written after the fact from the perf-counter marks: cheaper than
+        # entering and leaving a context per stage on the hot path.
+        for name, begin, end in (
+            ("decision.book", timings[0], timings[1]),
+            ("decision.features", timings[1], timings[2]),
+            ("decision.inference", timings[2], timings[3]),
+            ("decision.risk", timings[3], timings[4]),
+        ):
+            span = tracer.start_span(name, context=context, start_time=wall_start + (begin - t_start))
+            span.end(end_time=wall_start + (end - t_start))
+        root.set_attribute("fixgw.symbols", list(symbols))
+        root.set_attribute("fixgw.cl_ord_ids", orders_sent)
+        root.set_attribute("fixgw.fallback_reasons", [r for r in reasons if r])
+        root.end()
+
+    # ----------------------------------------------------------------- orders
+
+    def _execute(
+        self,
+        symbols: Sequence[str],
+        targets: Sequence[int],
+        positions: Sequence[int],
+        first_no: int,
+        recv_ns: int,
+    ) -> list[str]:
+        sent: list[str] = []
+        if not self._config.trade:
+            return sent
+        books = self._market.books
+        for i, symbol in enumerate(symbols):
+            book = books[symbol]
+            top = book.top()
+            if top is None:
+                continue
+            decision_id = f"{self.run_id}-{first_no + i}"
+            instrument = self._instruments[symbol]
+            working = self._orders.working_orders(symbol)
+            last_reprice = self._last_reprice_ns.get(symbol, 0)
+            may_reprice = recv_ns - last_reprice >= self._config.execution.min_replace_interval_ms * 1_000_000
+            actions = planner.plan(
+                target_qty=targets[i],
+                position_qty=positions[i],
+                working=working,
+                bid=px_e8_to_decimal(top[0], instrument.tick_size),
+                ask=px_e8_to_decimal(top[2], instrument.tick_size),
+                instrument=instrument,
+                execution=self._config.execution,
+                may_reprice=may_reprice,
+            )
+            if actions:
+                sent += self._send(symbol, actions, working, positions[i], decision_id, book, recv_ns)
+        return sent
+
+    def _send(
+        self,
+        symbol: str,
+        actions: list[planner.Action],
+        working: Sequence[WorkingOrderView],
+        position_qty: int,
+        decision_id: str,
+        book: SymbolBook,
+        recv_ns: int,
+    ) -> list[str]:
+        sent: list[str] = []
+        mid_e8 = book.mid_e8() or 0
+        for action in actions:
+            if isinstance(action, planner.Cancel):
+                result = self._orders.cancel(action.cl_ord_id)
+                if not result.accepted:
+                    log.info("cancel of %s not sent: %s", action.cl_ord_id, result.reason)
+                continue
+            sign = planner.side_sign(action.side)
+            others = sum(
+                o.leaves_qty
+                for o in working
+                if planner.side_sign(o.side) == sign
+                and not (isinstance(action, planner.Replace) and o.cl_ord_id == action.cl_ord_id)
+            )
+            new_leaves = action.qty if isinstance(action, planner.Submit) else action.leaves_qty
+            verdict = check_order(
+                limits=self._limits,
+                kill_switch=self._kill_switch,
+                side_sign=sign,
+                qty=new_leaves,
+                price=action.price,
+                position_qty=position_qty,
+                working_same_side_qty=others,
+            )
+            if not verdict.allowed:
+                self.stats.risk_denials += 1
+                self._log_rate_limited(
+                    symbol, "risk", recv_ns, "risk check refused an order on %s: %s", symbol, verdict.reason
+                )
+                continue
+            if isinstance(action, planner.Submit):
+                result = self._orders.submit(
+                    symbol=symbol,
+                    side=action.side,
+                    qty=action.qty,
+                    ord_type="2",
+                    price=action.price,
+                    tif=action.tif,
+                    decision_id=decision_id,
+                )
+                kind, orig = "new", ""
+            else:
+                result = self._orders.replace(action.cl_ord_id, qty=action.qty, price=action.price)
+                kind, orig = "replace", action.cl_ord_id
+                self._last_reprice_ns[symbol] = recv_ns
+            if result.accepted and result.cl_ord_id:
+                self.stats.orders_sent += 1
+                sent.append(result.cl_ord_id)
+                self._store.add_order(
+                    (
+                        result.cl_ord_id,
+                        self.run_id,
+                        decision_id,
+                        kind,
+                        orig,
+                        symbol,
+                        action.side,
+                        action.qty,
+                        str(action.price),
+                        mid_e8,
+                        time.time_ns(),
+                    )
+                )
+            else:
+                self._log_rate_limited(
+                    symbol, "order", recv_ns, "order on %s not sent: %s", symbol, result.reason
+                )
+        return sent
+
+    # ----------------------------------------------------------------- data issues and fallback
+
+    def _on_issue(self, issue: DataIssue, now_ns: int) -> None:
+        symbol = issue.symbol
+        requested = False
+        if issue.needs_snapshot and symbol:
+            last = self._snapshot_requested_ns.get(symbol, 0)
+            if now_ns - last >= self._config.snapshot_retry_ms * 1_000_000:
+                self._snapshot_requested_ns[symbol] = now_ns
+                requested = True
+                self.stats.snapshot_requests += 1
+                try:
+                    self._ctx.request_snapshot(symbol)
+                except Exception:
+                    log.exception("snapshot request for %s failed", symbol)
+        key = (symbol, issue.reason)
+        if (
+            requested
+            or now_ns - self._issue_logged_ns.get(key, 0) >= self._config.snapshot_retry_ms * 1_000_000
+        ):
+            self._issue_logged_ns[key] = now_ns
+            log.warning(
+                "market data for %s unusable: %s (%s)%s",
+                symbol or "all",
+                issue.reason,
+                issue.detail,
+                "; snapshot requested" if requested else "",
+            )
+            self._store.add_md_event(
+                (self.run_id, now_ns, symbol, issue.reason, issue.detail, int(requested))
+            )
+        if symbol in self._instruments and issue.reason != REASON_NO_SNAPSHOT:
+            # Without a trustworthy book no order can be priced: cancel what works and hold.
+            reason = REASON_STALE if issue.reason != "sequence_gap" else issue.reason
+            model_version = self._model.record.version if self._model.record else None
+            self._note_fallback(symbol, reason, issue.detail, now_ns, model_version)
+            if self._config.trade:
+                for order in self._orders.working_orders(symbol):
+                    if not order.pending:
+                        self._orders.cancel(order.cl_ord_id)
+
+    def _note_fallback(
+        self, symbol: str, reason: str, detail: str, ts_ns: int, model_version: int | None
+    ) -> None:
+        current = self._fallback_state.get(symbol, "")
+        if reason:
+            self.stats.fallbacks += 1
+        if reason == current:
+            return
+        safe = self._config.safe_target
+        if current:
+            self._store.add_fallback_event(
+                (self.run_id, ts_ns, symbol, "exit", current, "", model_version, safe)
+            )
+        if reason:
+            self._store.add_fallback_event(
+                (self.run_id, ts_ns, symbol, "enter", reason, detail, model_version, safe)
+            )
+            log.warning("decision on %s falls back to %s target: %s (%s)", symbol, safe, reason, detail)
+        else:
+            log.info("decision on %s back on the model after %s", symbol, current)
+        self._fallback_state[symbol] = reason
+
+    def fallback_reason(self, symbol: str) -> str:
+        return self._fallback_state.get(symbol, "")
+
+    def _log_rate_limited(self, symbol: str, kind: str, now_ns: int, fmt: str, *args: object) -> None:
+        key = (symbol, kind)
+        if now_ns - self._issue_logged_ns.get(key, 0) >= 1_000_000_000:
+            self._issue_logged_ns[key] = now_ns
+            log.warning(fmt, *args)
+
+
+def _e8(value: Decimal) -> int:
+    return int(value.scaleb(8).to_integral_value())
+
+
+def new_run_id(clock_ns: int) -> str:
+    return f"r{clock_ns:x}"
+
+
+def describe_config(config: DecisionConfig) -> str:
+    return json.dumps(asdict(config), default=str, sort_keys=True)
+
+
+def open_sink(ctx: SinkContext, config: DecisionConfig) -> DecisionSink:
+    """Build, warm and start the sink (the composition root calls this through build_sink)."""
+    state_dir = Path(ctx.state_dir)
+    state_dir.mkdir(parents=True, exist_ok=True)
+    started_ns = ctx.clock_ns()
+    run_id = new_run_id(started_ns)
+    registry_dir = Path(config.registry_dir) if config.registry_dir else state_dir / "models"
+    registry = ModelRegistry(registry_dir)
+    try:
+        registry.ensure_default()
+    except (RegistryError, OSError) as exc:
+        log.error("cannot seed the model registry with the shipped model: %s", exc)
+    ticklog_path = state_dir / "ticks" / f"{run_id}.ticklog"
+    ticklog = TickLogWriter(ticklog_path) if config.record_ticks else None
+    store = FeatureStore(
+        state_dir / "features.sqlite",
+        run_id=run_id,
+        started_ns=started_ns,
+        ticklog=str(ticklog_path.relative_to(state_dir)) if ticklog is not None else "",
+        config_json=describe_config(config),
+    )
+    tracer = _tracer() if config.tracing else None
+    sink = DecisionSink(
+        ctx, config, registry=registry, store=store, ticklog=ticklog, run_id=run_id, tracer=tracer
+    )
+    sink.warm()
+    sink.start()
+    return sink
+
+
+def _tracer() -> Any:
+    with contextlib.suppress(ImportError, AttributeError):
+        from gateway import telemetry  # the gateway's tracer, when it has one
+
+        get = getattr(telemetry, "get_tracer", None)
+        if callable(get):
+            return get("fixgw.decision")
+    from opentelemetry import trace
+
+    return trace.get_tracer("fixgw.decision")
+
+
+__all__ = [
+    "DecisionSink",
+    "IncrementalReceived",
+    "LoadedModel",
+    "SnapshotReceived",
+    "load_model",
+    "open_sink",
+]

@@ -1,0 +1,116 @@
+"""MarketDataSnapshotFullRefresh(35=W) / MarketDataIncrementalRefresh(35=X) built with quickfix
+-> domain updates, read by tag number from one toString()."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+import quickfix as fix
+from hypothesis import given
+from hypothesis import strategies as st
+
+from gateway.fix.marketdata_codec import decode, decode_raw, sending_time_ns
+from gateway.marketdata.events import (
+    ACTION_DELETE,
+    ENTRY_BID,
+    ENTRY_OFFER,
+    ENTRY_TRADE,
+    IncrementalReceived,
+    MarketDataError,
+    SnapshotReceived,
+    decimal_to_px_e8,
+    px_e8_from_str,
+    px_e8_to_decimal,
+)
+from tests.unit.decision.helpers import T0_NS, Inc, incremental, snapshot
+
+DICTIONARY = Path(__file__).resolve().parents[3] / "fix_specs" / "FIX44.xml"
+
+
+def test_snapshot_gives_every_level_with_exact_prices_and_the_body_rpt_seq() -> None:
+    message = snapshot(
+        "BOLT",
+        rpt_seq=41,
+        bids=[("49.95", 100), ("49.90", 30)],
+        asks=[("50.05", 70)],
+        seq=9,
+        sending_ns=T0_NS + 123_000_000,
+        last_trade=("50.00", 10),
+    )
+
+    decoded = decode(message)
+
+    assert decoded.msg_type == "W" and decoded.msg_seq_num == 9
+    assert decoded.sending_time_ns == T0_NS + 123_000_000
+    assert isinstance(decoded.body, SnapshotReceived)
+    assert decoded.body.symbol == "BOLT" and decoded.body.rpt_seq == 41
+    got = [(e.entry_type, e.px_e8, e.size) for e in decoded.body.entries]
+    assert got == [
+        (ENTRY_BID, 4_995_000_000, 100),
+        (ENTRY_BID, 4_990_000_000, 30),
+        (ENTRY_OFFER, 5_005_000_000, 70),
+        (ENTRY_TRADE, 5_000_000_000, 10),
+    ]
+
+
+def test_incremental_gives_each_entry_with_its_symbol_action_and_rpt_seq() -> None:
+    message = incremental(
+        [Inc("0", "0", "ACME", "100.01", 5, 7), Inc("2", "1", "CRUX", "20.02", 0, 3)], seq=4, sending_ns=T0_NS
+    )
+
+    decoded = decode(message)
+
+    assert isinstance(decoded.body, IncrementalReceived)
+    first, second = decoded.body.entries
+    assert (first.symbol, first.action, first.entry_type, first.px_e8, first.size, first.rpt_seq) == (
+        "ACME",
+        0,
+        ENTRY_BID,
+        10_001_000_000,
+        5,
+        7,
+    )
+    assert (second.symbol, second.action, second.rpt_seq) == ("CRUX", ACTION_DELETE, 3)
+
+
+def test_message_parsed_with_the_data_dictionary_decodes_the_same() -> None:
+    # In the engine, messages arrive parsed with fix_specs/FIX44.xml: group fields then follow
+    # the dictionary's order, not tag order.
+    built = incremental([Inc("1", "1", "ACME", "100.03", 9, 12)], seq=5, sending_ns=T0_NS)
+    dictionary = fix.DataDictionary(str(DICTIONARY))
+    parsed = fix.Message(built.toString(), dictionary, False)
+
+    assert decode(parsed) == decode(built)
+
+
+def test_entry_count_that_disagrees_with_the_entries_is_refused() -> None:
+    raw = incremental([Inc("0", "0", "ACME", "1.00", 1, 1)], seq=2, sending_ns=T0_NS).toString()
+    broken = raw.replace("\x01268=1\x01", "\x01268=2\x01")
+
+    assert decode_raw(raw).msg_type == "X"
+    with pytest.raises(MarketDataError, match="NoMDEntries"):
+        decode_raw(broken)
+
+
+@pytest.mark.parametrize("text", ["1.123456789", "abc", "", "1.2.3", "--1"])
+def test_price_that_is_not_an_exact_decimal_is_refused(text: str) -> None:
+    with pytest.raises(MarketDataError):
+        px_e8_from_str(text)
+
+
+@given(st.decimals(min_value=Decimal("-100000"), max_value=Decimal("100000"), places=8, allow_nan=False))
+def test_price_string_round_trips_exactly(price: Decimal) -> None:
+    text = format(price, "f")
+    px_e8 = px_e8_from_str(text)
+    assert px_e8 == decimal_to_px_e8(price)
+    assert px_e8_to_decimal(px_e8) == price
+
+
+def test_sending_time_accepts_milli_micro_and_nano_fractions() -> None:
+    assert sending_time_ns("20261129-21:00:00") == T0_NS
+    assert sending_time_ns("20261129-21:00:00.5") == T0_NS + 500_000_000
+    assert sending_time_ns("20261129-21:00:00.000001") == T0_NS + 1_000
+    with pytest.raises(MarketDataError):
+        sending_time_ns("2026-11-29 03:00")

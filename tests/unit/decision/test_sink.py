@@ -1,0 +1,416 @@
+"""The decision sink end to end in one process: real quickfix messages in, real ONNX models,
+real SQLite feature store, orders out through a recording OrderPort."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gateway.decision import DecisionConfigError, build_sink
+from gateway.decision.sink import DecisionSink
+from gateway.features import kernels
+from gateway.inference.registry import ModelRegistry
+from tests.unit.decision.helpers import (
+    T0_NS,
+    Inc,
+    RecordingOrderPort,
+    SyntheticMarket,
+    constant_model_bytes,
+    context,
+    failing_model_bytes,
+    incremental,
+    register_model,
+    single_row_model_bytes,
+    snapshot,
+)
+
+FAST = {"tracing": False, "registry_poll_ms": 20, "store_flush_ms": 10}
+
+
+@pytest.fixture
+def orders() -> RecordingOrderPort:
+    return RecordingOrderPort()
+
+
+def _sink(
+    tmp_path: Path,
+    orders: RecordingOrderPort,
+    model: bytes | None,
+    table: dict[str, Any] | None = None,
+    snapshots: list[str] | None = None,
+) -> DecisionSink:
+    if model is not None:
+        register_model(tmp_path / "decision" / "models", model, name="m")
+    return build_sink(context(tmp_path, orders, table={**FAST, **(table or {})}, snapshots=snapshots))
+
+
+@pytest.fixture
+def closing() -> Iterator[list[DecisionSink]]:
+    sinks: list[DecisionSink] = []
+    yield sinks
+    for sink in sinks:
+        sink.close()
+
+
+def _feed(sink: DecisionSink, market: SyntheticMarket, steps: int) -> None:
+    sink.on_market_data(market.first(), "FIXSIM", market.now_ns)
+    for _ in range(steps):
+        message, recv_ns = market.step()
+        sink.on_market_data(message, "FIXSIM", recv_ns)
+
+
+def _rows(sink: DecisionSink, query: str) -> list[tuple[Any, ...]]:
+    sink.flush()
+    with sqlite3.connect(sink._store.path) as conn:
+        return conn.execute(query).fetchall()
+
+
+def test_model_output_becomes_a_limit_order_at_the_touch(tmp_path, orders, closing) -> None:
+    # Constant +1 bps with full_position_bps 1 -> max position (5 lots of ACME = 5).
+    sink = _sink(tmp_path, orders, constant_model_bytes(1.0), {"full_position_bps": 1.0})
+    closing.append(sink)
+    market = SyntheticMarket()
+
+    _feed(sink, market, 3)
+
+    submits = [args for name, args in orders.calls if name == "submit"]
+    assert submits[0]["side"] == "1" and submits[0]["qty"] == 5 and submits[0]["ord_type"] == "2"
+    assert str(submits[0]["price"]) == "99.99"  # the bid of the first snapshot
+    assert submits[0]["decision_id"].startswith(sink.run_id)
+    assert len(orders.orders) == 1  # one working order per side, not one per tick
+    rows = _rows(sink, "SELECT symbol, output, target_qty, fallback_reason, model_version FROM decisions")
+    assert len(rows) == 4 and all(r[:4] == ("ACME", 1.0, 5, "") for r in rows)
+
+
+def test_passive_order_follows_the_touch_with_replace(tmp_path, orders, closing) -> None:
+    sink = _sink(
+        tmp_path,
+        orders,
+        constant_model_bytes(1.0),
+        {"full_position_bps": 1.0, "execution": {"min_replace_interval_ms": 0}},
+    )
+    closing.append(sink)
+    sink.on_market_data(
+        snapshot("ACME", rpt_seq=1, bids=[("99.99", 10)], asks=[("100.01", 10)], seq=2, sending_ns=T0_NS),
+        "s",
+        T0_NS,
+    )
+
+    sink.on_market_data(
+        incremental([Inc("0", "0", "ACME", "100.00", 10, 2)], seq=3, sending_ns=T0_NS), "s", T0_NS
+    )
+
+    assert orders.names() == ["submit", "replace"]
+    assert str(orders.calls[1][1]["price"]) == "100.00"
+    assert [str(o.price) for o in orders.orders.values()] == ["100.00"]
+
+
+def test_every_decision_is_recorded_with_its_message_and_features(
+    tmp_path, orders, closing, model_bytes
+) -> None:
+    sink = _sink(tmp_path, orders, model_bytes)
+    closing.append(sink)
+    market = SyntheticMarket()
+
+    _feed(sink, market, 20)
+
+    rows = _rows(
+        sink,
+        "SELECT msg_type, msg_seq_num, rpt_seq, length(features), model_version, output, latency_ns"
+        " FROM decisions ORDER BY decision_no",
+    )
+    assert len(rows) == 21
+    assert rows[0][0] == "W" and rows[-1][0] == "X"
+    assert [r[1] for r in rows] == sorted(r[1] for r in rows)
+    assert rows[-1][2] == market.rpt_seq
+    assert all(r[3] == 8 * kernels.N_FEATURES and r[4] == 1 and r[5] is not None and r[6] > 0 for r in rows)
+
+
+@pytest.mark.parametrize(
+    ("model", "table", "reason"),
+    [
+        (constant_model_bytes(float("nan")), {}, "nan_output"),
+        (constant_model_bytes(float("inf")), {}, "nan_output"),
+        (constant_model_bytes(5000.0), {"max_abs_output_bps": 100.0}, "output_out_of_range"),
+        (failing_model_bytes(), {}, "inference_error"),
+        (constant_model_bytes(1.0), {"budget_us": 1}, "budget_overrun"),
+    ],
+    ids=["nan", "inf", "out_of_range", "inference_exception_on_load", "budget_overrun"],
+)
+def test_bad_inference_falls_back_to_the_safe_target(tmp_path, orders, closing, model, table, reason) -> None:
+    orders.set_position("ACME", 3, avg_cost="100")
+    sink = _sink(tmp_path, orders, model, {"safe_target": "flat", **table})
+    closing.append(sink)
+
+    _feed(sink, SyntheticMarket(), 2)
+
+    # flat: sell the 3 held, passively at the offer.
+    first = orders.calls[0]
+    assert first[0] == "submit" and first[1]["side"] == "2" and first[1]["qty"] == 3
+    assert str(first[1]["price"]) == "100.01"
+    decisions = _rows(sink, "SELECT target_qty, fallback_reason FROM decisions")
+    assert decisions and all(r == (0, reason) for r in decisions)
+    events = _rows(sink, "SELECT symbol, event, reason, safe_target FROM fallback_events")
+    assert events == [("ACME", "enter", reason, "flat")]
+
+
+@pytest.mark.parametrize(("policy", "expected"), [("hold", 3), ("reduce_only", 2), ("flat", 0)])
+def test_safe_target_policies(tmp_path, orders, closing, policy, expected) -> None:
+    orders.set_position("ACME", 3, avg_cost="100")
+    sink = _sink(tmp_path, orders, constant_model_bytes(float("nan")), {"safe_target": policy})
+    closing.append(sink)
+
+    _feed(sink, SyntheticMarket(), 1)
+
+    assert {r[0] for r in _rows(sink, "SELECT target_qty FROM decisions")} == {expected}
+
+
+def test_missing_model_file_falls_back_then_recovers_when_a_good_model_is_activated(
+    tmp_path, orders, closing, model_bytes
+) -> None:
+    registry_dir = tmp_path / "decision" / "models"
+    register_model(registry_dir, model_bytes, name="gone")
+    for file in (registry_dir / "files").iterdir():
+        file.unlink()
+    sink = _sink(tmp_path, orders, None)
+    closing.append(sink)
+    market = SyntheticMarket()
+    _feed(sink, market, 2)
+    assert sink.fallback_reason("ACME") == "model_missing"
+
+    version = register_model(registry_dir, constant_model_bytes(0.0), name="good")
+    _wait_for(lambda: sink._pending_model is not None)
+    message, recv_ns = market.step()
+    sink.on_market_data(message, "s", recv_ns)
+
+    assert sink.fallback_reason("ACME") == ""
+    events = _rows(sink, "SELECT event, reason FROM fallback_events ORDER BY id")
+    assert events == [("enter", "model_missing"), ("exit", "model_missing")]
+    assert _rows(sink, "SELECT model_version FROM decisions ORDER BY decision_no DESC LIMIT 1") == [
+        (version,)
+    ]
+
+
+def test_corrupt_model_file_is_refused_by_its_sha256(tmp_path, orders, closing, model_bytes) -> None:
+    registry_dir = tmp_path / "decision" / "models"
+    register_model(registry_dir, model_bytes, name="m")
+    (file,) = (registry_dir / "files").iterdir()
+    data = bytearray(file.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    file.write_bytes(bytes(data))
+
+    sink = _sink(tmp_path, orders, None)
+    closing.append(sink)
+    _feed(sink, SyntheticMarket(), 1)
+
+    assert sink.fallback_reason("ACME") == "model_corrupt"
+    assert _rows(sink, "SELECT DISTINCT fallback_reason, model_version FROM decisions") == [
+        ("model_corrupt", 1)
+    ]
+
+
+def test_model_of_another_feature_schema_is_refused(tmp_path, orders, closing, model_bytes) -> None:
+    register_model(tmp_path / "decision" / "models", model_bytes, name="old", schema_hash="0" * 64)
+    sink = _sink(tmp_path, orders, None)
+    closing.append(sink)
+
+    _feed(sink, SyntheticMarket(), 1)
+
+    assert sink.fallback_reason("ACME") == "feature_schema_mismatch"
+    assert "0000000000" in _rows(sink, "SELECT detail FROM fallback_events")[0][0]
+
+
+def test_gap_requests_a_snapshot_cancels_and_recovers_on_the_snapshot(tmp_path, orders, closing) -> None:
+    snapshots: list[str] = []
+    sink = _sink(tmp_path, orders, constant_model_bytes(1.0), {"full_position_bps": 1.0}, snapshots=snapshots)
+    closing.append(sink)
+    sink.on_market_data(
+        snapshot("ACME", rpt_seq=1, bids=[("99.99", 10)], asks=[("100.01", 10)], seq=2, sending_ns=T0_NS),
+        "s",
+        T0_NS,
+    )
+    assert len(orders.orders) == 1
+
+    sink.on_market_data(
+        incremental([Inc("0", "0", "ACME", "99.98", 10, 5)], seq=3, sending_ns=T0_NS), "s", T0_NS
+    )
+
+    assert snapshots == ["ACME"]
+    assert orders.names()[-1] == "cancel" and not orders.orders
+    assert sink.fallback_reason("ACME") == "sequence_gap"
+    sink.on_market_data(
+        snapshot("ACME", rpt_seq=9, bids=[("99.99", 10)], asks=[("100.01", 10)], seq=4, sending_ns=T0_NS),
+        "s",
+        T0_NS + 1,
+    )
+    assert sink.fallback_reason("ACME") == "" and len(orders.orders) == 1
+    assert _rows(sink, "SELECT reason, snapshot_requested FROM md_events") == [("sequence_gap", 1)]
+
+
+def test_stale_market_data_falls_back_and_asks_for_a_snapshot(tmp_path, orders, closing) -> None:
+    snapshots: list[str] = []
+    sink = _sink(tmp_path, orders, constant_model_bytes(1.0), {"max_md_age_ms": 100}, snapshots=snapshots)
+    closing.append(sink)
+    sink.on_market_data(
+        snapshot("ACME", rpt_seq=1, bids=[("99.99", 10)], asks=[("100.01", 10)], seq=2, sending_ns=T0_NS),
+        "s",
+        T0_NS,
+    )
+
+    sink.on_market_data(
+        incremental([Inc("0", "0", "ACME", "99.98", 10, 2)], seq=3, sending_ns=T0_NS),
+        "s",
+        T0_NS + 500_000_000,
+    )
+
+    assert snapshots == ["ACME"] and sink.fallback_reason("ACME") == "stale_market_data"
+    assert _rows(sink, "SELECT event, reason FROM fallback_events") == [("enter", "stale_market_data")]
+
+
+def test_activation_switches_models_between_two_messages(tmp_path, orders, closing) -> None:
+    registry_dir = tmp_path / "decision" / "models"
+    sink = _sink(tmp_path, orders, constant_model_bytes(0.5))
+    closing.append(sink)
+    market = SyntheticMarket()
+    _feed(sink, market, 3)
+    second = register_model(registry_dir, constant_model_bytes(-0.5), name="second")
+
+    _wait_for(lambda: sink._pending_model is not None)
+    for _ in range(3):
+        message, recv_ns = market.step()
+        sink.on_market_data(message, "s", recv_ns)
+
+    rows = _rows(sink, "SELECT model_version, output FROM decisions ORDER BY decision_no")
+    assert rows == [(1, 0.5)] * 4 + [(second, -0.5)] * 3
+    registry = ModelRegistry(registry_dir)
+    registry.rollback()
+    registry.close()
+    _wait_for(lambda: sink._pending_model is not None)
+    message, recv_ns = market.step()
+    sink.on_market_data(message, "s", recv_ns)
+    assert _rows(sink, "SELECT model_version FROM decisions ORDER BY decision_no DESC LIMIT 1") == [(1,)]
+
+
+def test_microbatch_mode_decides_every_touched_symbol_in_one_run(tmp_path, orders, closing) -> None:
+    register_model(tmp_path / "decision" / "models", constant_model_bytes(1.0), name="m")
+    sink = build_sink(
+        context(
+            tmp_path,
+            orders,
+            table={**FAST, "mode": "microbatch", "full_position_bps": 1.0},
+            symbols=("ACME", "CRUX"),
+        )
+    )
+    closing.append(sink)
+    for seq, symbol in enumerate(("ACME", "CRUX"), start=2):
+        sink.on_market_data(
+            snapshot(
+                symbol, rpt_seq=1, bids=[("19.99", 100)], asks=[("20.01", 100)], seq=seq, sending_ns=T0_NS
+            ),
+            "s",
+            T0_NS,
+        )
+
+    sink.on_market_data(
+        incremental(
+            [Inc("1", "0", "ACME", "19.99", 7, 2), Inc("1", "0", "CRUX", "19.99", 8, 2)],
+            seq=5,
+            sending_ns=T0_NS,
+        ),
+        "s",
+        T0_NS,
+    )
+
+    rows = _rows(sink, "SELECT symbol, msg_seq_num, target_qty FROM decisions WHERE msg_seq_num = 5")
+    assert rows == [("ACME", 5, 5), ("CRUX", 5, 500)]  # CRUX lot 100
+
+
+def test_inference_exception_in_the_callback_falls_back_and_the_next_healthy_run_recovers(
+    tmp_path, orders, closing
+) -> None:
+    register_model(tmp_path / "decision" / "models", single_row_model_bytes(), name="m")
+    sink = build_sink(
+        context(tmp_path, orders, table={**FAST, "mode": "microbatch"}, symbols=("ACME", "CRUX"))
+    )
+    closing.append(sink)
+    for seq, symbol in enumerate(("ACME", "CRUX"), start=2):
+        sink.on_market_data(
+            snapshot(
+                symbol, rpt_seq=1, bids=[("19.99", 100)], asks=[("20.01", 100)], seq=seq, sending_ns=T0_NS
+            ),
+            "s",
+            T0_NS,
+        )
+    assert sink.fallback_reason("ACME") == ""
+
+    both = incremental(
+        [Inc("1", "0", "ACME", "19.99", 7, 2), Inc("1", "0", "CRUX", "19.99", 8, 2)], seq=5, sending_ns=T0_NS
+    )
+    sink.on_market_data(both, "s", T0_NS)
+    assert sink.fallback_reason("ACME") == sink.fallback_reason("CRUX") == "inference_error"
+
+    sink.on_market_data(
+        incremental([Inc("1", "0", "ACME", "19.99", 9, 3)], seq=6, sending_ns=T0_NS), "s", T0_NS
+    )
+    assert sink.fallback_reason("ACME") == ""
+    events = _rows(
+        sink, "SELECT symbol, event, reason, detail FROM fallback_events WHERE symbol = 'ACME' ORDER BY id"
+    )
+    assert [e[:3] for e in events] == [
+        ("ACME", "enter", "inference_error"),
+        ("ACME", "exit", "inference_error"),
+    ]
+    assert "Reshape" in events[0][3] or "reshape" in events[0][3]
+
+
+def test_kill_switch_lets_cancels_through_and_stops_new_orders(tmp_path, orders, closing) -> None:
+    sink = _sink(tmp_path, orders, constant_model_bytes(1.0), {"risk": {"kill_switch": True}})
+    closing.append(sink)
+
+    _feed(sink, SyntheticMarket(), 2)
+
+    assert orders.calls == [] and sink.stats.risk_denials > 0
+
+
+def test_one_bad_message_does_not_stop_the_next(tmp_path, orders, closing) -> None:
+    sink = _sink(tmp_path, orders, constant_model_bytes(1.0))
+    closing.append(sink)
+    market = SyntheticMarket()
+    sink.on_market_data(market.first(), "s", market.now_ns)
+
+    broken = incremental([Inc("0", "0", "ACME", "not-a-price", 1, 1)], seq=3, sending_ns=T0_NS)
+    sink.on_market_data(broken, "s", T0_NS)
+    message, recv_ns = market.step()
+    sink.on_market_data(message, "s", recv_ns)
+
+    assert sink.stats.undecodable == 1 and sink.stats.decisions == 2
+    assert _rows(sink, "SELECT reason FROM md_events") == [("undecodable",)]
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ({"budget_usec": 5}, "decision.budget_usec: unknown key"),
+        ({"risk": {"max_qty": 5}}, "decision.risk.max_qty: unknown key"),
+        ({"mode": "fast"}, "decision.mode: 'fast' is not one of"),
+        ({"symbols": {"ACME": {"lot": 3}}}, "decision.symbols.ACME.lot: unknown key"),
+        ({"symbols": {"ZZZ": {}}}, "decision.symbols.ZZZ: not one of"),
+        ({"execution": {"cap_ticks": -1}}, "decision.execution.cap_ticks: must not be negative"),
+    ],
+)
+def test_bad_decision_table_is_refused_naming_the_key(tmp_path, orders, table, message) -> None:
+    with pytest.raises(DecisionConfigError, match=message.replace(".", r"\.")):
+        build_sink(context(tmp_path, orders, table=table))
+
+
+def _wait_for(condition, timeout_s: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.01)
