@@ -1,0 +1,586 @@
+"""The QuickFIX Application of the simulator: FIX in -> venue -> SQLite -> FIX out.
+
+Takes application messages from QuickFIX's session threads, reads them by tag into venue
+requests, applies them to the `Venue` under one lock, commits what changed to the venue's
+SQLite file and only then sends the replies and publishes market data. Every callback catches
+what it does not mean to raise: an exception escaping into QuickFIX ends the process.
+
+Also here: the masking message log (QuickFIX's own FileLog would write Password(554) in clear)
+and the scripted faults that act on the FIX layer (duplicates, sequence gaps, disconnects,
+unknown tags, acknowledgement delays).
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import re
+import threading
+import time
+from collections.abc import Callable, Mapping
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any, ClassVar
+
+import quickfix as fix
+
+from simulator import fixmessages as out
+from simulator.faults import Faults
+from simulator.fixmessages import field, header_field
+from simulator.instruments import Instrument
+from simulator.liquidity import MarketAgents
+from simulator.marketdata import Subscription, SubscriptionRegistry
+from simulator.store import VenueStore
+from simulator.venue import (
+    CancelRejectOut,
+    CancelRequest,
+    ExecutionReportOut,
+    MassCancelReportOut,
+    MassCancelRequest,
+    MassStatusRequest,
+    NewOrderRequest,
+    OutboundMessage,
+    PositionAckOut,
+    PositionReportOut,
+    PositionRequest,
+    ReplaceRequest,
+    StatusRequest,
+    Venue,
+    VenueError,
+    VenueResult,
+)
+
+log = logging.getLogger("simulator")
+
+_SECRET_FIELDS = re.compile(r"(?<=\x01)(554|925|96)=[^\x01]*")
+
+
+def mask_secrets(raw: str) -> str:
+    """Password(554), NewPassword(925) and RawData(96) replaced by *** in a raw FIX string."""
+    return _SECRET_FIELDS.sub(lambda match: f"{match.group(1)}=***", raw)
+
+
+class MessageLogWriter:
+    """One line per message or session event, secrets masked, SOH shown as |."""
+
+    def __init__(self, directory: Path | None) -> None:
+        self._lock = threading.Lock()
+        self._file = None
+        if directory is not None:
+            directory.mkdir(parents=True, exist_ok=True)
+            self._file = (directory / "messages.log").open("a", buffering=1, encoding="utf-8")
+
+    def write(self, session: str, direction: str, text: str) -> None:
+        if direction == "event":
+            log.info("%s: %s", session, mask_secrets(text))
+        if self._file is None:
+            return
+        line = f"{time.strftime('%Y%m%d-%H:%M:%S')} {session} {direction} {mask_secrets(text)}"
+        with self._lock:
+            self._file.write(line.replace("\x01", "|") + "\n")
+
+    def close(self) -> None:
+        with self._lock:
+            if self._file is not None:
+                self._file.close()
+                self._file = None
+
+
+class MaskingLog(fix.Log):
+    def __init__(self, writer: MessageLogWriter, session: str) -> None:
+        super().__init__()
+        self._writer = writer
+        self._session = session
+
+    def clear(self) -> None:
+        return None
+
+    def backup(self) -> None:
+        return None
+
+    def onIncoming(self, text: str) -> None:
+        self._safe("in", text)
+
+    def onOutgoing(self, text: str) -> None:
+        self._safe("out", text)
+
+    def onEvent(self, text: str) -> None:
+        self._safe("event", text)
+
+    def _safe(self, direction: str, text: str) -> None:
+        try:
+            self._writer.write(self._session, direction, text)
+        except Exception:  # a log failure must not end the process
+            log.exception("message log write failed")
+
+
+class MaskingLogFactory(fix.LogFactory):
+    def __init__(self, writer: MessageLogWriter) -> None:
+        super().__init__()
+        self._writer = writer
+        self._logs: list[MaskingLog] = []  # QuickFIX holds raw pointers: keep them alive
+
+    def create(self, *args: Any) -> MaskingLog:
+        session = args[0].toString() if args else "global"
+        created = MaskingLog(self._writer, session)
+        # Hand ownership to C++ (without this the engine hung at start, and crashed later);
+        # the list keeps the Python side alive as long as the factory.
+        created.__disown__()
+        self._logs.append(created)
+        return created
+
+    def destroy(self, _log: Any) -> None:
+        return None
+
+
+def _decimal(text: str | None) -> Decimal | None:
+    if text is None:
+        return None
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        return None
+    return value if value.is_finite() else None
+
+
+class _SendFlags(threading.local):
+    poss_dup = False
+
+
+class SimulatorApplication(fix.Application):
+    """QuickFIX callbacks plus the venue pipeline they drive."""
+
+    def __init__(
+        self,
+        *,
+        venue: Venue,
+        store: VenueStore,
+        faults: Faults,
+        agents: MarketAgents,
+        password: Callable[[], str | None],
+    ) -> None:
+        super().__init__()
+        self.venue = venue
+        self.store = store
+        self.faults = faults
+        self.agents = agents
+        self.instruments: Mapping[str, Instrument] = venue.instruments
+        self.subscriptions = SubscriptionRegistry()
+        self.lock = threading.RLock()
+        self._password = password
+        self._session_ids: dict[str, fix.SessionID] = {}
+        self._counterparty: dict[str, str] = {}
+        self._logged_on: set[str] = set()
+        self._received: dict[str, int] = {}
+        self._flags = _SendFlags()
+        self.messages_sent = 0
+        faults.on_change(self._fault_changed)
+
+    # -- QuickFIX callbacks ----------------------------------------------------------------
+
+    def onCreate(self, session_id: fix.SessionID) -> None:
+        try:
+            key = session_id.toString()
+            begin = session_id.getBeginString().getValue()
+            sender = session_id.getSenderCompID().getValue()
+            target = session_id.getTargetCompID().getValue()
+            self._session_ids[key] = fix.SessionID(begin, sender, target)
+            self._counterparty[key] = target
+        except Exception:
+            log.exception("onCreate failed")
+
+    def onLogon(self, session_id: fix.SessionID) -> None:
+        try:
+            key = session_id.toString()
+            self._logged_on.add(key)
+            log.info("logon %s", key)
+        except Exception:
+            log.exception("onLogon failed")
+
+    def onLogout(self, session_id: fix.SessionID) -> None:
+        # Runs under the session's own lock: never take the venue lock here.
+        try:
+            key = session_id.toString()
+            self._logged_on.discard(key)
+            self.subscriptions.drop_session(key)
+            log.info("logout %s", key)
+        except Exception:
+            log.exception("onLogout failed")
+
+    def toAdmin(self, message: fix.Message, session_id: fix.SessionID) -> None:
+        return None
+
+    def fromAdmin(self, message: fix.Message, session_id: fix.SessionID) -> None:
+        reject_reason: str | None = None
+        try:
+            if header_field(message, 35) == "A":
+                expected = self._password()
+                if expected is not None:
+                    given = field(message, 554) or ""
+                    if not hmac.compare_digest(given.encode(), expected.encode()):
+                        reject_reason = "logon rejected: invalid username or password"
+                        log.warning("%s: logon with a wrong or missing Password(554)", session_id.toString())
+        except Exception:
+            log.exception("fromAdmin failed")
+            reject_reason = "logon rejected: internal error"
+        if reject_reason is not None:
+            raise fix.RejectLogon(reject_reason)
+
+    def toApp(self, message: fix.Message, session_id: fix.SessionID) -> None:
+        # Runs under the session's lock: no venue lock here (quickfix issue 266).
+        try:
+            if self._flags.poss_dup:
+                header = message.getHeader()
+                header.setField(43, "Y")
+                header.setField(122, header.getField(52))
+        except Exception:
+            log.exception("toApp failed")
+
+    def fromApp(self, message: fix.Message, session_id: fix.SessionID) -> None:
+        key = session_id.toString()
+        msg_type = header_field(message, 35) or ""
+        handler = self._handlers.get(msg_type)
+        if handler is None:
+            raise fix.UnsupportedMessageType()
+        try:
+            handler(self, message, key)
+        except Exception as exc:
+            log.exception("%s: failed to handle MsgType %s", key, msg_type)
+            self._send_business_reject(key, message, msg_type, "0", f"simulator error: {exc}")
+        finally:
+            self._count_for_disconnect(key)
+
+    # -- handlers --------------------------------------------------------------------------
+
+    def _account(self, message: fix.Message, key: str) -> str:
+        return field(message, 1) or self._counterparty.get(key, "")
+
+    def _delay_ack(self) -> None:
+        delay_ms = self.faults.get("ack_delay_ms")
+        if delay_ms > 0:
+            time.sleep(delay_ms / 1000)
+
+    def _on_new_order(self, message: fix.Message, key: str) -> None:
+        request = NewOrderRequest(
+            session_key=key,
+            account=self._account(message, key),
+            cl_ord_id=field(message, 11) or "",
+            symbol=field(message, 55) or "",
+            side=field(message, 54) or "",
+            ord_type=field(message, 40) or "",
+            order_qty=_decimal(field(message, 38)),
+            price=_decimal(field(message, 44)),
+            time_in_force=field(message, 59) or "0",
+        )
+        self._delay_ack()
+        with self.lock:
+            every = self.faults.should_reject_order()
+            if every:
+                result = self.venue.reject_new_order(
+                    request, f"simulated reject (fault reject_every_nth={every})"
+                )
+            else:
+                result = self.venue.new_order(request)
+            self.process(result)
+
+    def _on_cancel(self, message: fix.Message, key: str) -> None:
+        request = CancelRequest(
+            session_key=key,
+            account=self._account(message, key),
+            cl_ord_id=field(message, 11) or "",
+            orig_cl_ord_id=field(message, 41) or "",
+            order_id=field(message, 37),
+            symbol=field(message, 55) or "",
+            side=field(message, 54) or "",
+        )
+        self._delay_ack()
+        with self.lock:
+            self.process(self.venue.cancel(request))
+
+    def _on_replace(self, message: fix.Message, key: str) -> None:
+        request = ReplaceRequest(
+            session_key=key,
+            account=self._account(message, key),
+            cl_ord_id=field(message, 11) or "",
+            orig_cl_ord_id=field(message, 41) or "",
+            order_qty=_decimal(field(message, 38)),
+            price=_decimal(field(message, 44)),
+            ord_type=field(message, 40) or "2",
+            order_id=field(message, 37),
+            symbol=field(message, 55) or "",
+            side=field(message, 54) or "",
+            time_in_force=field(message, 59),
+        )
+        self._delay_ack()
+        with self.lock:
+            self.process(self.venue.replace(request))
+
+    def _on_status(self, message: fix.Message, key: str) -> None:
+        request = StatusRequest(
+            session_key=key,
+            account=self._account(message, key),
+            cl_ord_id=field(message, 11) or "",
+            order_id=field(message, 37),
+            symbol=field(message, 55) or "",
+            side=field(message, 54) or "",
+        )
+        with self.lock:
+            self.process(self.venue.status(request))
+
+    def _on_mass_status(self, message: fix.Message, key: str) -> None:
+        req_id = field(message, 584) or ""
+        req_type = field(message, 585) or ""
+        symbol = field(message, 55)
+        if req_type not in ("1", "7"):
+            text = f"MassStatusReqType(585) {req_type} not supported: 1 (by symbol) or 7 (all orders)"
+            self._send_business_reject(key, message, "AF", "0", text, ref_id=req_id)
+            return
+        if req_type == "1" and not symbol:
+            self._send_business_reject(
+                key, message, "AF", "5", "Symbol(55) required for type 1", ref_id=req_id
+            )
+            return
+        request = MassStatusRequest(
+            session_key=key,
+            account=self._account(message, key),
+            mass_status_req_id=req_id,
+            mass_status_req_type=req_type,
+            symbol=symbol,
+            side=field(message, 54),
+        )
+        with self.lock:
+            self.process(self.venue.mass_status(request))
+
+    def _on_mass_cancel(self, message: fix.Message, key: str) -> None:
+        request = MassCancelRequest(
+            session_key=key,
+            account=self._account(message, key),
+            cl_ord_id=field(message, 11) or "",
+            mass_cancel_request_type=field(message, 530) or "",
+            symbol=field(message, 55),
+            side=field(message, 54),
+        )
+        self._delay_ack()
+        with self.lock:
+            self.process(self.venue.mass_cancel(request))
+
+    def _on_positions(self, message: fix.Message, key: str) -> None:
+        request = PositionRequest(
+            session_key=key,
+            account=self._account(message, key),
+            pos_req_id=field(message, 710) or "",
+            pos_req_type=field(message, 724) or "0",
+        )
+        with self.lock:
+            self.process(self.venue.positions_request(request))
+
+    def _on_market_data_request(self, message: fix.Message, key: str) -> None:
+        md_req_id = field(message, 262) or ""
+        sub_type = field(message, 263) or ""
+        depth_text = field(message, 264) or "0"
+        symbols: list[str] = []
+        count = int(field(message, 146) or "0")
+        group = fix.Group(146, 55)
+        for index in range(1, count + 1):
+            message.getGroup(index, group)
+            symbol = field(group, 55)
+            if symbol:
+                symbols.append(symbol)
+        if sub_type == "2":
+            if not self.subscriptions.unsubscribe(key, md_req_id):
+                self._send(
+                    key, out.market_data_reject(md_req_id, "0", f"no subscription with MDReqID {md_req_id}")
+                )
+            return
+        if sub_type not in ("0", "1"):
+            text = f"SubscriptionRequestType(263) {sub_type} not supported"
+            self._send(key, out.market_data_reject(md_req_id, "4", text))
+            return
+        try:
+            depth = int(depth_text)
+        except ValueError:
+            depth = -1
+        if depth < 0:
+            self._send(
+                key, out.market_data_reject(md_req_id, "5", f"MarketDepth(264) {depth_text} not supported")
+            )
+            return
+        unknown = [s for s in symbols if s not in self.instruments]
+        if unknown or not symbols:
+            text = f"unknown symbol {unknown[0]}" if unknown else "no symbol requested (NoRelatedSym)"
+            self._send(key, out.market_data_reject(md_req_id, "0", text))
+            return
+        with self.lock:
+            if sub_type == "1":
+                subscription = Subscription(
+                    session_key=key,
+                    md_req_id=md_req_id,
+                    symbols=frozenset(symbols),
+                    entry_types=frozenset(),
+                    depth=depth,
+                )
+                if not self.subscriptions.subscribe(subscription):
+                    self._send(key, out.market_data_reject(md_req_id, "1", f"duplicate MDReqID {md_req_id}"))
+                    return
+            for symbol in symbols:
+                snapshot = self.venue.snapshot(symbol, depth)
+                self._send(key, out.market_data_snapshot(snapshot, md_req_id, self.instruments[symbol]))
+
+    _handlers: ClassVar[dict[str, Callable[[SimulatorApplication, fix.Message, str], None]]] = {
+        "D": _on_new_order,
+        "F": _on_cancel,
+        "G": _on_replace,
+        "H": _on_status,
+        "AF": _on_mass_status,
+        "q": _on_mass_cancel,
+        "AN": _on_positions,
+        "V": _on_market_data_request,
+    }
+
+    # -- the pipeline ----------------------------------------------------------------------
+
+    def process(self, result: VenueResult) -> None:
+        """Persist, then send, then publish; then apply the fill faults. Caller holds the lock."""
+        self.store.save(result)
+        for outbound in result.messages:
+            self._send_outbound(outbound)
+        if result.market_data and not self.faults.get("freeze_market_data"):
+            for delivery in self.subscriptions.fan_out(result.market_data):
+                message = out.market_data_incremental(delivery.entries, delivery.md_req_id, self.instruments)
+                self._send(delivery.session_key, message)
+        for exec_id in result.new_client_fills:
+            if self.faults.consume("bust_next_fill"):
+                self.process(self.venue.bust(exec_id, text="trade busted (fault bust_next_fill)"))
+            elif self.faults.consume("correct_next_fill"):
+                fill = self.venue.fill(exec_id)
+                if fill is None:
+                    continue
+                instrument = self.instruments[fill.symbol]
+                new_px = fill.last_px + instrument.tick_size
+                self.process(
+                    self.venue.correct(
+                        exec_id, last_px=new_px, text="trade corrected (fault correct_next_fill)"
+                    )
+                )
+
+    def market_step(self) -> None:
+        """One tick of the market timer: background agents act, faults that act on a timer fire."""
+        with self.lock:
+            self.process(self.agents.step(self.venue))
+            if self.faults.get("unsolicited_cancel") and self.venue.working_client_orders():
+                self.faults.consume("unsolicited_cancel")
+                self.process(
+                    self.venue.cancel_unsolicited(text="canceled by the venue (fault unsolicited_cancel)")
+                )
+
+    def bust(self, exec_id: str) -> None:
+        with self.lock:
+            self.process(self.venue.bust(exec_id))
+
+    def correct(self, exec_id: str, last_px: Decimal | None, last_qty: int | None) -> None:
+        with self.lock:
+            self.process(self.venue.correct(exec_id, last_px=last_px, last_qty=last_qty))
+
+    def _send_outbound(self, outbound: OutboundMessage) -> None:
+        if isinstance(outbound, ExecutionReportOut):
+            unknown_tag = self.faults.get("unknown_tag")
+            self._send(outbound.session_key, out.execution_report(outbound, unknown_tag))
+            if self.faults.get("duplicate_exec_reports"):
+                self._send(outbound.session_key, out.execution_report(outbound, unknown_tag), poss_dup=True)
+        elif isinstance(outbound, CancelRejectOut):
+            self._send(outbound.session_key, out.cancel_reject(outbound))
+        elif isinstance(outbound, MassCancelReportOut):
+            self._send(outbound.session_key, out.mass_cancel_report(outbound))
+        elif isinstance(outbound, PositionAckOut):
+            self._send(outbound.session_key, out.position_ack(outbound))
+        elif isinstance(outbound, PositionReportOut):
+            self._send(outbound.session_key, out.position_report(outbound))
+
+    def _send(self, session_key: str, message: fix.Message, *, poss_dup: bool = False) -> bool:
+        session_id = self._session_ids.get(session_key)
+        if session_id is None:
+            log.warning("no session %s configured: message dropped", session_key)
+            return False
+        if self.faults.consume("sequence_gap"):
+            session = fix.Session.lookupSession(session_id)
+            if session is not None:
+                skipped = session.getExpectedSenderNum()
+                session.setNextSenderMsgSeqNum(skipped + 1)
+                log.info("%s: fault sequence_gap skipped outgoing MsgSeqNum %d", session_key, skipped)
+        self._flags.poss_dup = poss_dup
+        try:
+            sent = bool(fix.Session.sendToTarget(message, session_id))
+        except fix.SessionNotFound:
+            log.warning("session %s not found: message dropped", session_key)
+            return False
+        finally:
+            self._flags.poss_dup = False
+        self.messages_sent += 1
+        return sent
+
+    def _send_business_reject(
+        self,
+        key: str,
+        message: fix.Message,
+        msg_type: str,
+        reason: str,
+        text: str,
+        ref_id: str | None = None,
+    ) -> None:
+        try:
+            reject = out.business_reject(header_field(message, 34), msg_type, reason, text, ref_id)
+            self._send(key, reject)
+        except Exception:
+            log.exception("%s: could not send BusinessMessageReject", key)
+
+    # -- faults on the FIX layer -----------------------------------------------------------
+
+    def _fault_changed(self, name: str, _value: int) -> None:
+        if name == "disconnect_after_n":
+            self._received.clear()
+
+    def _count_for_disconnect(self, key: str) -> None:
+        limit = self.faults.get("disconnect_after_n")
+        if limit <= 0:
+            return
+        count = self._received.get(key, 0) + 1
+        self._received[key] = count
+        if count < limit:
+            return
+        self.faults.set("disconnect_after_n", 0)
+        session_id = self._session_ids.get(key)
+        if session_id is None:
+            return
+        log.info("%s: fault disconnect_after_n=%d: dropping the connection", key, limit)
+        # Not from inside this session's own callback: disconnect from another thread.
+        threading.Thread(target=_disconnect, args=(session_id,), name="fault-disconnect", daemon=True).start()
+
+    # -- lifecycle helpers -----------------------------------------------------------------
+
+    def logged_on(self) -> list[str]:
+        return sorted(self._logged_on)
+
+    def logout_all(self, reason: str, timeout_s: float = 2.0) -> None:
+        for key in list(self._logged_on):
+            session_id = self._session_ids.get(key)
+            session = fix.Session.lookupSession(session_id) if session_id is not None else None
+            if session is not None:
+                session.logout(reason)
+        deadline = time.monotonic() + timeout_s
+        while self._logged_on and time.monotonic() < deadline:
+            time.sleep(0.02)
+
+    def session_id(self, key: str) -> fix.SessionID | None:
+        return self._session_ids.get(key)
+
+
+def _disconnect(session_id: fix.SessionID) -> None:
+    try:
+        session = fix.Session.lookupSession(session_id)
+        if session is not None:
+            session.disconnect()
+    except Exception:
+        log.exception("fault disconnect failed")
+
+
+__all__ = ["MaskingLogFactory", "MessageLogWriter", "SimulatorApplication", "VenueError", "mask_secrets"]

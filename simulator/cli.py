@@ -1,0 +1,112 @@
+"""`fixgw sim`: run the bundled FIX 4.4 exchange simulator in the foreground.
+
+Takes the command line; prints where it listens (`listening on 127.0.0.1:N`, and
+`control on 127.0.0.1:M` when a control port is asked for), logs session events, and serves
+until SIGINT or SIGTERM. Also runnable as `python -m simulator.cli`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+from types import FrameType
+
+from simulator.faults import FaultError, parse_assignments
+from simulator.settings import DEFAULT_CONFIG, SettingsError, load_settings
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="fixgw sim",
+        description="Run the bundled FIX 4.4 exchange simulator (a QuickFIX acceptor) in the foreground.",
+    )
+    parser.add_argument(
+        "--config", type=Path, default=DEFAULT_CONFIG, help="QuickFIX session settings file (%(default)s)"
+    )
+    parser.add_argument("--port", type=int, help="FIX listening port (overrides SocketAcceptPort)")
+    parser.add_argument("--seed", type=int, help="seed of the background market (overrides SimSeed)")
+    parser.add_argument(
+        "--state-dir", type=Path, help="directory for the venue database, message store and logs"
+    )
+    parser.add_argument("--control-port", type=int, help="loopback JSON-lines control port (0: pick one)")
+    parser.add_argument(
+        "--md-interval-ms",
+        type=float,
+        help="market timer period in ms (overrides SimMarketDataIntervalMs; default 100)",
+    )
+    parser.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="switch a fault on from the start (repeatable), e.g. --fault reject_every_nth=3",
+    )
+    parser.add_argument("--log-level", default="INFO", help="logging level (%(default)s)")
+    return parser
+
+
+def main(argv: list[str]) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=getattr(logging, str(args.log_level).upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        faults = parse_assignments(args.fault)
+        settings = load_settings(
+            args.config,
+            port=args.port,
+            seed=args.seed,
+            state_dir=args.state_dir,
+            control_port=args.control_port,
+            faults=faults,
+            md_interval_ms=args.md_interval_ms,
+        )
+    except (FaultError, SettingsError) as exc:
+        print(f"fixgw sim: {exc}", file=sys.stderr)
+        return 2
+
+    # Imported here: quickfix loads only once the arguments are known to be good.
+    from simulator.server import SimulatorServer
+
+    stop_requested = threading.Event()
+
+    def _request_stop(signum: int, _frame: FrameType | None) -> None:
+        stop_requested.set()
+
+    signal.signal(signal.SIGTERM, _request_stop)
+    signal.signal(signal.SIGINT, _request_stop)
+
+    try:
+        server = SimulatorServer(settings)
+        server.start()
+    except Exception as exc:
+        print(f"fixgw sim: cannot start: {exc}", file=sys.stderr)
+        return 1
+    sessions = ", ".join(target for _, _, target in settings.sessions)
+    print(f"listening on 127.0.0.1:{server.port} (FIX 4.4; sessions: {sessions})", flush=True)
+    if server.control_port is not None:
+        print(f"control on 127.0.0.1:{server.control_port}", flush=True)
+    print(f"state {settings.state_db}", flush=True)
+    try:
+        while not stop_requested.wait(0.5):
+            pass
+    finally:
+        print("stopping", flush=True)
+        server.stop()
+        print("stopped", flush=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Everything is committed and QuickFIX is stopped; skip interpreter teardown, where
+    # quickfix's SWIG objects were seen to crash the process on exit.
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

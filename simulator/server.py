@@ -1,0 +1,125 @@
+"""Composition root of the simulator: settings -> store -> venue -> QuickFIX acceptor.
+
+`SimulatorServer(settings)` opens the state database, restores the venue from it, starts a
+QuickFIX `ThreadedSocketAcceptor` (one thread per session, so one slow peer cannot stall the
+others), the market timer that drives the background agents, and the control port.
+`stop()` logs every session out first (QuickFIX's `stop()` was seen to crash with live sessions)
+and relies on every change having been committed already, so a crash on the way out loses
+nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+
+import quickfix as fix
+
+from simulator.acceptor import MaskingLogFactory, MessageLogWriter, SimulatorApplication
+from simulator.faults import Faults
+from simulator.liquidity import LiquidityConfig, MarketAgents
+from simulator.settings import SimulatorSettings, expected_password, load_settings
+from simulator.store import VenueStore
+from simulator.venue import Venue
+
+log = logging.getLogger("simulator")
+
+
+class SimulatorServer:
+    def __init__(self, settings: SimulatorSettings) -> None:
+        self.settings = settings
+        self.faults = Faults(settings.faults)
+        self.store = VenueStore(settings.state_db)
+        boot = self.store.start_boot()
+        self.venue = Venue(settings.instruments, clock_ns=time.time_ns, id_prefix=str(boot))
+        state = self.store.load(boot)
+        self.venue.restore(state.orders, state.cl_ord_ids, state.fills)
+        self.agents = MarketAgents(
+            settings.instruments, settings.seed, LiquidityConfig(levels=settings.maker_levels)
+        )
+        self.app = SimulatorApplication(
+            venue=self.venue,
+            store=self.store,
+            faults=self.faults,
+            agents=self.agents,
+            password=lambda: expected_password(settings),
+        )
+        self._log_writer = MessageLogWriter(settings.message_log_dir)
+        self._acceptor: fix.ThreadedSocketAcceptor | None = None
+        self._stop_event = threading.Event()
+        self._timer: threading.Thread | None = None
+        self._control: object | None = None
+        self.control_port: int | None = None
+        self.market_steps = 0
+
+    @classmethod
+    def from_config(cls, config: Path | None = None, **overrides: object) -> SimulatorServer:
+        return cls(load_settings(config, **overrides))  # type: ignore[arg-type]
+
+    @property
+    def port(self) -> int:
+        return self.settings.port
+
+    def start(self) -> None:
+        # Day orders left over from an earlier trading day expire before anyone can trade.
+        with self.app.lock:
+            self.app.process(self.venue.expire_day_orders(before_date=self.venue.trading_date()))
+        quickfix_settings = fix.SessionSettings(str(self.settings.effective_config))
+        store_factory = fix.FileStoreFactory(quickfix_settings)
+        log_factory = MaskingLogFactory(self._log_writer)
+        self._log_factory = log_factory  # QuickFIX keeps a raw pointer
+        self._acceptor = fix.ThreadedSocketAcceptor(self.app, store_factory, quickfix_settings, log_factory)
+        self._acceptor.start()
+        self._timer = threading.Thread(target=self._run_market, name="sim-market", daemon=True)
+        self._timer.start()
+        if self.settings.control_port is not None:
+            from simulator.control import ControlServer
+
+            control = ControlServer(self, self.settings.control_port)
+            control.start()
+            self._control = control
+            self.control_port = control.port
+
+    def _run_market(self) -> None:
+        interval_s = self.settings.md_interval_ms / 1000
+        next_due = time.monotonic()
+        while not self._stop_event.is_set():
+            next_due += interval_s
+            try:
+                self.app.market_step()
+                self.market_steps += 1
+            except Exception:
+                log.exception("market step failed")
+            delay = next_due - time.monotonic()
+            if delay < 0:
+                next_due = time.monotonic()  # behind schedule: do not try to catch up in a burst
+                delay = 0
+            self._stop_event.wait(delay)
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        if self._timer is not None:
+            self._timer.join(timeout=5)
+            self._timer = None
+        if self._control is not None:
+            from simulator.control import ControlServer
+
+            assert isinstance(self._control, ControlServer)
+            self._control.stop()
+            self._control = None
+        if self._acceptor is not None:
+            self.app.logout_all("simulator shutting down")
+            self._acceptor.stop()
+            self._acceptor = None
+        with self.app.lock:
+            self.store.close()
+        self._log_writer.close()
+
+    def __enter__(self) -> SimulatorServer:
+        self.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()

@@ -1,0 +1,248 @@
+"""`fixgw sim` settings: a standard QuickFIX session settings file plus command-line overrides.
+
+Takes the .cfg path and the overrides (port, seed, state dir, faults, market data interval);
+gives a `SimulatorSettings` value and writes the effective QuickFIX settings (ports and paths
+resolved) to a file that QuickFIX then loads, since QuickFIX reads its settings from a file.
+Keys starting with `Sim` in [DEFAULT] are the simulator's own; QuickFIX ignores them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from simulator.faults import FaultError, canonical_name
+from simulator.instruments import DEFAULT_SYMBOLS_TEXT, Instrument, parse_symbols
+
+PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG = Path("sessions") / "simulator.cfg"
+_PATH_KEYS_FOR_STATE = ("FileStorePath", "FileLogPath")
+_DICTIONARY_KEYS = ("DataDictionary", "TransportDataDictionary", "AppDataDictionary")
+
+
+class SettingsError(ValueError):
+    """A settings file or an override that cannot be used; the message names the key."""
+
+
+@dataclass(slots=True)
+class CfgSection:
+    name: str  # "DEFAULT" or "SESSION"
+    values: dict[str, str] = field(default_factory=dict)
+
+
+def parse_cfg(text: str, source: str = "<cfg>") -> list[CfgSection]:
+    """Read the QuickFIX settings format: `[SECTION]` headers, `Key=Value` lines, `#` comments."""
+    sections: list[CfgSection] = []
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("[") and line.endswith("]"):
+            sections.append(CfgSection(name=line[1:-1].strip().upper()))
+            continue
+        key, sep, value = line.partition("=")
+        if not sep or not key.strip():
+            raise SettingsError(f"{source}:{number}: expected Key=Value, got {raw!r}")
+        if not sections:
+            raise SettingsError(f"{source}:{number}: {key.strip()} appears before any [DEFAULT] or [SESSION]")
+        sections[-1].values[key.strip()] = value.strip()
+    return sections
+
+
+def render_cfg(sections: list[CfgSection]) -> str:
+    lines = ["# Effective settings written by fixgw sim; edit the source .cfg instead.", ""]
+    for section in sections:
+        lines.append(f"[{section.name}]")
+        lines.extend(f"{key}={value}" for key, value in section.values.items())
+        lines.append("")
+    return "\n".join(lines)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SimulatorSettings:
+    source_config: Path
+    effective_config: Path
+    port: int
+    sessions: tuple[tuple[str, str, str], ...]  # (BeginString, SenderCompID, TargetCompID)
+    seed: int
+    instruments: Mapping[str, Instrument]
+    maker_levels: int
+    md_interval_ms: float
+    state_db: Path
+    message_log_dir: Path | None
+    password_env: str | None
+    faults: Mapping[str, int]
+    control_port: int | None
+    state_dir: Path
+
+
+def find_data_dictionary(value: str, config_dir: Path) -> Path:
+    path = Path(value)
+    if path.is_absolute():
+        if not path.exists():
+            raise SettingsError(f"DataDictionary {value} does not exist")
+        return path
+    candidates = [Path.cwd() / path, config_dir / path, config_dir.parent / path, PACKAGE_ROOT / path]
+    for candidate in candidates:
+        if candidate.exists():
+            return candidate.resolve()
+    tried = ", ".join(str(c) for c in candidates)
+    raise SettingsError(f"DataDictionary {value} not found (looked in {tried})")
+
+
+def _resolve_state_path(value: str, state_dir: Path | None) -> Path:
+    path = Path(value)
+    if path.is_absolute():
+        return path
+    if state_dir is not None:
+        return (state_dir / path.name).resolve()
+    return (Path.cwd() / path).resolve()
+
+
+def _int_setting(values: Mapping[str, str], key: str, default: int) -> int:
+    raw = values.get(key)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{key}={raw!r} is not a whole number") from exc
+
+
+def load_settings(
+    config: Path | None = None,
+    *,
+    port: int | None = None,
+    seed: int | None = None,
+    state_dir: Path | None = None,
+    control_port: int | None = None,
+    faults: Mapping[str, int] | None = None,
+    md_interval_ms: float | None = None,
+) -> SimulatorSettings:
+    config_path = config if config is not None else DEFAULT_CONFIG
+    if not config_path.is_absolute() and not config_path.exists() and (PACKAGE_ROOT / config_path).exists():
+        config_path = PACKAGE_ROOT / config_path
+    try:
+        text = config_path.read_text()
+    except OSError as exc:
+        raise SettingsError(f"cannot read settings file {config_path}: {exc.strerror}") from exc
+    sections = parse_cfg(text, str(config_path))
+    defaults = next((s for s in sections if s.name == "DEFAULT"), None)
+    if defaults is None:
+        defaults = CfgSection(name="DEFAULT")
+        sections.insert(0, defaults)
+    session_sections = [s for s in sections if s.name == "SESSION"]
+    if not session_sections:
+        raise SettingsError(f"{config_path}: no [SESSION] section: nobody could log on")
+    config_dir = config_path.resolve().parent
+    state_root = state_dir.resolve() if state_dir is not None else None
+    if state_root is not None:
+        state_root.mkdir(parents=True, exist_ok=True)
+
+    sim = {k: v for k, v in defaults.values.items() if k.startswith("Sim")}
+    for section in session_sections:
+        stray = [k for k in section.values if k.startswith("Sim")]
+        if stray:
+            raise SettingsError(f"{config_path}: {stray[0]} belongs in [DEFAULT], not in a [SESSION]")
+
+    # Ports: --port wins over every SocketAcceptPort in the file.
+    if port is not None:
+        for section in sections:
+            section.values.pop("SocketAcceptPort", None)
+        defaults.values["SocketAcceptPort"] = str(port)
+    ports = {_int_setting({**defaults.values, **s.values}, "SocketAcceptPort", -1) for s in session_sections}
+    if -1 in ports:
+        raise SettingsError("SocketAcceptPort is not set (in the file or with --port)")
+    if len(ports) != 1:
+        raise SettingsError(f"sessions listen on several ports {sorted(ports)}: pass --port to pick one")
+    listen_port = ports.pop()
+
+    # Paths.
+    for section in sections:
+        for key in _PATH_KEYS_FOR_STATE:
+            if key in section.values:
+                section.values[key] = str(_resolve_state_path(section.values[key], state_root))
+        for key in _DICTIONARY_KEYS:
+            if key in section.values:
+                section.values[key] = str(find_data_dictionary(section.values[key], config_dir))
+    state_db = _resolve_state_path(sim.get("SimStateDb", "var/sim/venue.sqlite"), state_root)
+    message_log_value = defaults.values.pop("FileLogPath", None)
+    message_log_dir = None if message_log_value is None else Path(message_log_value)
+    for section in session_sections:
+        # FileLog would write Password(554) in clear: the simulator writes its own masked log.
+        section_log = section.values.pop("FileLogPath", None)
+        if section_log is not None and message_log_dir is None:
+            message_log_dir = Path(section_log)
+    if sim.get("SimMessageLog", "Y").upper().startswith("N"):
+        message_log_dir = None
+
+    fault_values: dict[str, int] = {}
+    from simulator.faults import FAULTS  # local: keeps the import graph flat for readers
+
+    for key, value in sim.items():
+        if key.startswith("SimFault"):
+            try:
+                name = canonical_name(key[len("SimFault") :])
+                fault_values[name] = FAULTS[name].parse(value)
+            except FaultError as exc:
+                raise SettingsError(f"{key}: {exc}") from exc
+    fault_values.update(faults or {})
+
+    symbols_text = sim.get("SimSymbols", DEFAULT_SYMBOLS_TEXT)
+    try:
+        instruments = parse_symbols(symbols_text)
+    except ValueError as exc:
+        raise SettingsError(f"SimSymbols: {exc}") from exc
+    interval = md_interval_ms
+    if interval is None:
+        raw_interval = sim.get("SimMarketDataIntervalMs", "100")
+        try:
+            interval = float(raw_interval)
+        except ValueError as exc:
+            raise SettingsError(f"SimMarketDataIntervalMs={raw_interval!r} is not a number") from exc
+    if interval <= 0:
+        raise SettingsError(f"market data interval must be positive, got {interval} ms")
+
+    if control_port is None and "SimControlPort" in sim:
+        control_port = _int_setting(sim, "SimControlPort", 0)
+
+    effective_dir = state_root if state_root is not None else state_db.parent
+    effective_dir.mkdir(parents=True, exist_ok=True)
+    effective = effective_dir / "effective-simulator.cfg"
+    effective.write_text(render_cfg(sections))
+
+    sessions = tuple(
+        (
+            {**defaults.values, **s.values}.get("BeginString", ""),
+            {**defaults.values, **s.values}.get("SenderCompID", ""),
+            {**defaults.values, **s.values}.get("TargetCompID", ""),
+        )
+        for s in session_sections
+    )
+    password_env = sim.get("SimPasswordEnv") or None
+    return SimulatorSettings(
+        source_config=config_path,
+        effective_config=effective,
+        port=listen_port,
+        sessions=sessions,
+        seed=seed if seed is not None else _int_setting(sim, "SimSeed", 7),
+        instruments=instruments,
+        maker_levels=_int_setting(sim, "SimBookLevels", 5),
+        md_interval_ms=interval,
+        state_db=state_db,
+        message_log_dir=message_log_dir,
+        password_env=password_env,
+        faults=fault_values,
+        control_port=control_port,
+        state_dir=effective_dir,
+    )
+
+
+def expected_password(settings: SimulatorSettings) -> str | None:
+    """The Logon Password(554) required, read from the environment variable SimPasswordEnv names."""
+    if not settings.password_env:
+        return None
+    value = os.environ.get(settings.password_env)
+    return value or None
