@@ -44,8 +44,8 @@ def submit(gateway, symbol, side, qty, price=None, tif="0", ord_type="2"):
     return result.cl_ord_id
 
 
-def far_below(bids, ticks=20, tick=D("0.01")):
-    return D(bids[-1][0]) - ticks * tick
+def far_below(bids, ticks=20, tick="0.01"):
+    return D(bids[-1][0]) - ticks * D(tick)
 
 
 def test_a_1_a_marketable_limit_order_is_filled_and_booked(gateway, sim):
@@ -122,7 +122,7 @@ def test_ioc_remainder_is_not_left_working(gateway, sim):
 
 
 def test_cancel_of_a_filled_order_is_rejected_with_order_cancel_reject(gateway, sim):
-    bids, asks = touch(sim)
+    bids, _ = touch(sim)
     cl = submit(gateway, "ACME", "2", 1, D(bids[0][0]))
     # the cancel races the fill: either the venue rejects it (35=9) or it arrives after the fill
     result = gateway.oms.cancel(cl)
