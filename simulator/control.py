@@ -6,7 +6,7 @@ client that tests and the demo use against a simulator running as a subprocess.
 
 Ops: ping, set_fault {name, value}, clear_faults, faults, fills {account}, positions {account},
 orders {account}, book {symbol, depth}, bust {exec_id}, correct {exec_id, last_px, last_qty},
-cancel_order {order_id}, end_of_day, sessions.
+cancel_order {order_id}, end_of_day, pause_market, resume_market, sessions.
 """
 
 from __future__ import annotations
@@ -158,6 +158,12 @@ def handle_request(server: SimulatorServer, request: dict[str, Any]) -> dict[str
             result = venue.expire_day_orders()
             app.process(result)
         return {"ok": True, "expired": len(result.messages)}
+    if op == "pause_market":
+        server.pause_market()
+        return {"ok": True, "paused": True}
+    if op == "resume_market":
+        server.resume_market()
+        return {"ok": True, "paused": False}
     if op == "sessions":
         return {"ok": True, "logged_on": app.logged_on()}
     raise ControlError(f"unknown op {op!r}")
@@ -300,6 +306,13 @@ class SimulatorControl:
 
     def end_of_day(self) -> int:
         return int(self.request("end_of_day")["expired"])
+
+    def pause_market(self) -> None:
+        """Stop the background agents, e.g. to compare a rebuilt book with the venue's."""
+        self.request("pause_market")
+
+    def resume_market(self) -> None:
+        self.request("resume_market")
 
     def sessions(self) -> list[str]:
         logged_on: list[str] = self.request("sessions")["logged_on"]

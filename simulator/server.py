@@ -49,6 +49,7 @@ class SimulatorServer:
         self._log_writer = MessageLogWriter(settings.message_log_dir)
         self._acceptor: fix.ThreadedSocketAcceptor | None = None
         self._stop_event = threading.Event()
+        self._market_paused = threading.Event()
         self._timer: threading.Thread | None = None
         self._control: object | None = None
         self.control_port: int | None = None
@@ -88,8 +89,9 @@ class SimulatorServer:
         while not self._stop_event.is_set():
             next_due += interval_s
             try:
-                self.app.market_step()
-                self.market_steps += 1
+                if not self._market_paused.is_set():
+                    self.app.market_step()
+                    self.market_steps += 1
             except Exception:
                 log.exception("market step failed")
             delay = next_due - time.monotonic()
@@ -97,6 +99,18 @@ class SimulatorServer:
                 next_due = time.monotonic()  # behind schedule: do not try to catch up in a burst
                 delay = 0
             self._stop_event.wait(delay)
+
+    def pause_market(self) -> None:
+        """Stop the background agents (the book then changes only through client orders)."""
+        with self.app.lock:  # a step in progress finishes first
+            self._market_paused.set()
+
+    def resume_market(self) -> None:
+        self._market_paused.clear()
+
+    @property
+    def market_paused(self) -> bool:
+        return self._market_paused.is_set()
 
     def stop(self) -> None:
         self._stop_event.set()

@@ -1,0 +1,107 @@
+"""`fixgw sim` settings: the cfg file, overrides, resolved paths, the effective file, faults."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from simulator.faults import FaultError, Faults, canonical_name, parse_assignments
+from simulator.instruments import InstrumentError, parse_symbols
+from simulator.settings import SettingsError, load_settings, parse_cfg
+
+REPO = Path(__file__).resolve().parents[3]
+SIM_CFG = REPO / "sessions" / "simulator.cfg"
+
+
+def test_bundled_cfg_with_overrides_writes_an_effective_file(tmp_path: Path) -> None:
+    settings = load_settings(SIM_CFG, port=12345, seed=3, state_dir=tmp_path, md_interval_ms=5)
+    assert settings.port == 12345 and settings.seed == 3 and settings.md_interval_ms == 5
+    assert {s[2] for s in settings.sessions} == {"FIXGW", "FIXGW-MD", "CLIENT1"}
+    assert settings.state_db == tmp_path / "venue.sqlite"
+    effective = parse_cfg(settings.effective_config.read_text())
+    defaults = effective[0].values
+    assert defaults["SocketAcceptPort"] == "12345"
+    assert defaults["FileStorePath"] == str(tmp_path / "store")
+    assert Path(defaults["DataDictionary"]).is_file()
+    assert "FileLogPath" not in defaults, "QuickFIX's FileLog would write passwords"
+    assert settings.message_log_dir == tmp_path / "log"
+    assert settings.password_env == "FIXSIM_PASSWORD"
+
+
+def test_cfg_from_another_directory_still_finds_the_dictionary(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg = tmp_path / "mine.cfg"
+    cfg.write_text(
+        "[DEFAULT]\nConnectionType=acceptor\nSocketAcceptPort=4000\nFileStorePath=store\n"
+        "DataDictionary=fix_specs/FIX44.xml\nSimSymbols=ZED:0.5:2:10\nSimFaultRejectEveryNth=4\n"
+        "[SESSION]\nBeginString=FIX.4.4\nSenderCompID=VENUE\nTargetCompID=ME\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings(cfg, state_dir=tmp_path / "state")
+    assert settings.port == 4000
+    assert settings.sessions == (("FIX.4.4", "VENUE", "ME"),)
+    assert list(settings.instruments) == ["ZED"]
+    assert settings.faults == {"reject_every_nth": 4}
+    assert "fix_specs" in settings.effective_config.read_text()
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[DEFAULT]\nSocketAcceptPort=1\n", "no [SESSION]"),
+        ("SocketAcceptPort=1\n", "before any"),
+        ("[DEFAULT]\nnonsense\n[SESSION]\n", "Key=Value"),
+        (
+            "[DEFAULT]\nSimFaultNoSuchThing=1\n[SESSION]\nSenderCompID=A\nTargetCompID=B\nSocketAcceptPort=1\n",
+            "unknown fault",
+        ),
+        (
+            "[DEFAULT]\nSimSymbols=BAD\n[SESSION]\nSenderCompID=A\nTargetCompID=B\nSocketAcceptPort=1\n",
+            "SimSymbols",
+        ),
+        ("[DEFAULT]\n[SESSION]\nSenderCompID=A\nTargetCompID=B\n", "SocketAcceptPort"),
+        ("[DEFAULT]\nSocketAcceptPort=1\n[SESSION]\nSimSeed=3\n", "belongs in [DEFAULT]"),
+    ],
+)
+def test_bad_settings_name_the_problem(tmp_path: Path, text: str, message: str) -> None:
+    cfg = tmp_path / "bad.cfg"
+    cfg.write_text(text)
+    with pytest.raises(SettingsError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        load_settings(cfg, state_dir=tmp_path)
+
+
+def test_missing_config_file_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match="cannot read"):
+        load_settings(tmp_path / "nope.cfg")
+
+
+def test_symbols_parse_and_reject_nonsense() -> None:
+    symbols = parse_symbols("ACME:0.01:1:100.00, BOLT:0.05:10:50.00")
+    assert symbols["BOLT"].to_ticks(symbols["BOLT"].reference_price) == 1000
+    for bad in ("X:0:1:1", "X:0.01:0:1", "X:0.01:1", "X:0.03:1:1.00"):
+        with pytest.raises(InstrumentError):
+            parse_symbols(bad)
+
+
+def test_fault_names_in_any_spelling_and_values() -> None:
+    assert canonical_name("RejectEveryNth") == "reject_every_nth"
+    assert canonical_name("freeze-market-data") == "freeze_market_data"
+    assert parse_assignments(["ack_delay_ms=20", "freeze_market_data"]) == {
+        "ack_delay_ms": 20,
+        "freeze_market_data": 1,
+    }
+    with pytest.raises(FaultError):
+        parse_assignments(["nope=1"])
+    with pytest.raises(FaultError):
+        parse_assignments(["ack_delay_ms=-1"])
+
+
+def test_reject_every_nth_counts_orders_and_counted_faults_run_out() -> None:
+    faults = Faults({"reject_every_nth": 3, "bust_next_fill": 2})
+    assert [faults.should_reject_order() for _ in range(6)] == [0, 0, 3, 0, 0, 3]
+    assert [faults.consume("bust_next_fill") for _ in range(3)] == [True, True, False]
+    faults.clear()
+    assert faults.active() == {}
+    assert faults.should_reject_order() == 0
