@@ -22,3 +22,11 @@ class MessageError(GatewayError, ValueError):
         super().__init__(reason)
         self.reason = reason
         self.tag = tag
+
+
+class UnknownOrderError(MessageError):
+    """A report about an order this gateway never sent: answered BusinessMessageReject(35=j)."""
+
+    def __init__(self, reason: str, *, cl_ord_id: str) -> None:
+        super().__init__(reason, tag=None)
+        self.cl_ord_id = cl_ord_id

@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 
 from gateway.config import LimitsSection
-from gateway.domain.errors import MessageError
+from gateway.domain.errors import MessageError, UnknownOrderError
 from gateway.domain.events import CancelRejected, ExecutionReported
 from gateway.domain.fix_values import ExecType, MsgType, OrdStatus, OrdType, Side, TimeInForce
 from gateway.domain.order_states import Transition, apply_execution
@@ -347,18 +347,19 @@ class OrderManager:
             return sent
 
     def on_execution_report(self, report: ExecutionReported) -> ExecutionOutcome:
-        """Apply one ExecutionReport(35=8). Raises MessageError for a report about an order the
-        gateway never sent (the FIX edge quarantines and answers it)."""
+        """Apply one ExecutionReport(35=8). Raises UnknownOrderError for a report about an order
+        the gateway never sent, MessageError for one it cannot book (the FIX edge quarantines and
+        answers both)."""
         with self._lock:
             order = self._find_order(report.cl_ord_id, report.orig_cl_ord_id)
             if order is None:
                 if self._ledger.has_execution_report(report.session, report.exec_id):
                     self.counters["duplicates"] += 1
                     return ExecutionOutcome(duplicate=True)
-                raise MessageError(
+                raise UnknownOrderError(
                     f"ExecutionReport(35=8) ExecID {report.exec_id} "
                     f"for unknown ClOrdID(11) {report.cl_ord_id}",
-                    tag=11,
+                    cl_ord_id=report.cl_ord_id,
                 )
             was_final = order.is_final
             now = self._clock_ns()

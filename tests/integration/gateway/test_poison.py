@@ -1,0 +1,167 @@
+"""Poison messages: a test counterparty (a QuickFIX acceptor playing FIXSIM) answers the
+gateway's order with an ExecutionReport the gateway cannot process, one about an order it never
+sent, and then a good one. The bad ones are quarantined and answered the FIX way; the good one
+is booked; the gateway keeps trading."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from decimal import Decimal
+from pathlib import Path
+
+import quickfix as fix
+
+from tests.integration.gateway.harness import load, running_gateway, wait_until, write_gateway_toml
+from tests.support.sim_process import free_port
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+
+
+class ScriptedVenue(fix.Application):
+    """Answers each NewOrderSingle(35=D) with the reports the test scripted; records all it gets."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.received: list[str] = []
+        self.lock = threading.Lock()
+        self.exec_ids = iter(range(1, 10_000))
+
+    def onCreate(self, session_id):
+        pass
+
+    def onLogon(self, session_id):
+        pass
+
+    def onLogout(self, session_id):
+        pass
+
+    def toAdmin(self, message, session_id):
+        pass
+
+    def fromAdmin(self, message, session_id):
+        with self.lock:
+            self.received.append(message.toString())
+
+    def toApp(self, message, session_id):
+        pass
+
+    def fromApp(self, message, session_id):
+        text = message.toString()
+        with self.lock:
+            self.received.append(text)
+        if message.getHeader().getField(35) != "D":
+            return
+        cl_ord_id = message.getField(11)
+        symbol = message.getField(55)
+        for report in (
+            # a Trade with LastQty(32)=0: valid for the dictionary, not for a fill
+            {150: "F", 39: "1", 11: cl_ord_id, 32: "0", 31: "100.00", 14: "0", 151: "10"},
+            # a report about an order the gateway never sent
+            {150: "0", 39: "0", 11: "never-sent", 14: "0", 151: "10"},
+            # and a good one
+            {150: "F", 39: "2", 11: cl_ord_id, 32: "10", 31: "100.00", 14: "10", 151: "0"},
+        ):
+            self._send_report(session_id, symbol, report)
+
+    def _send_report(self, session_id, symbol, fields):
+        message = fix.Message()
+        message.getHeader().setField(35, "8")
+        base = {
+            37: "V1",
+            17: f"X{next(self.exec_ids)}",
+            54: "1",
+            55: symbol,
+            6: "100",
+            38: "10",
+            60: "20260101-00:00:00",
+        }
+        for tag, value in {**base, **fields}.items():
+            message.setField(tag, value)
+        fix.Session.sendToTarget(message, session_id)
+
+    def messages(self, msg_type):
+        with self.lock:
+            return [m for m in self.received if f"\x0135={msg_type}\x01" in m]
+
+
+def acceptor_cfg(directory: Path, port: int) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "venue.cfg"
+    path.write_text(
+        f"""[DEFAULT]
+ConnectionType=acceptor
+SocketAcceptPort={port}
+SocketReuseAddress=Y
+StartTime=00:00:00
+EndTime=00:00:00
+HeartBtInt=10
+FileStorePath={directory / "store"}
+UseDataDictionary=Y
+DataDictionary={REPO_ROOT / "fix_specs" / "FIX44.xml"}
+ValidateUserDefinedFields=N
+AllowUnknownMsgFields=Y
+
+[SESSION]
+BeginString=FIX.4.4
+SenderCompID=FIXSIM
+TargetCompID=FIXGW
+
+[SESSION]
+BeginString=FIX.4.4
+SenderCompID=FIXSIM
+TargetCompID=FIXGW-MD
+"""
+    )
+    return path
+
+
+def field(raw: str, tag: int) -> str | None:
+    for pair in raw.split("\x01"):
+        key, _, value = pair.partition("=")
+        if key == str(tag):
+            return value
+    return None
+
+
+def test_poison_reports_are_quarantined_and_answered_and_the_next_good_one_is_booked(tmp_path):
+    port = free_port()
+    venue = ScriptedVenue()
+    settings = fix.SessionSettings(str(acceptor_cfg(tmp_path / "venue", port)))
+    acceptor = fix.ThreadedSocketAcceptor(venue, fix.FileStoreFactory(settings), settings)
+    acceptor.start()
+    try:
+        config = load(write_gateway_toml(tmp_path / "gw", port), port)
+        with running_gateway(config) as gateway:
+            result = gateway.oms.submit(symbol="ACME", side="1", qty=10, ord_type="2", price=Decimal("100"))
+            assert result.accepted
+
+            order = wait_until(
+                lambda: (o := gateway.oms.order(result.cl_ord_id)) and o.is_final and o, 10, "fill"
+            )
+            rejects = wait_until(lambda: venue.messages("3"), 5, "Reject(35=3)")
+            business_rejects = wait_until(lambda: venue.messages("j"), 5, "BusinessMessageReject(35=j)")
+
+            assert order.status.name == "FILLED" and order.cum_qty == 10
+            assert gateway.oms.position("ACME").qty == 10
+            with sqlite3.connect(gateway.ledger.path) as db:
+                quarantined = db.execute(
+                    "SELECT seq_num, reason, answer, raw FROM quarantine ORDER BY id"
+                ).fetchall()
+                fills = db.execute("SELECT last_qty FROM fills").fetchall()
+            assert fills == [(10,)]
+            assert len(quarantined) == 2
+            (bad_seq, bad_reason, bad_answer, bad_raw), (ghost_seq, ghost_reason, ghost_answer, _) = (
+                quarantined
+            )
+            assert "LastQty(32)" in bad_reason and bad_answer == "Reject(35=3)" and "|150=F|" in bad_raw
+            assert "never-sent" in ghost_reason and ghost_answer == "BusinessMessageReject(35=j)"
+            assert field(rejects[0], 45) == str(bad_seq) and field(rejects[0], 371) == "32"
+            assert field(business_rejects[0], 45) == str(ghost_seq) and field(business_rejects[0], 372) == "8"
+
+            # and it keeps trading: the next order goes through the same way
+            again = gateway.oms.submit(symbol="ACME", side="1", qty=10, ord_type="2", price=Decimal("100"))
+            wait_until(lambda: (o := gateway.oms.order(again.cl_ord_id)) and o.is_final, 10, "second fill")
+            assert gateway.oms.position("ACME").qty == 20
+    finally:
+        acceptor.stop()
