@@ -50,6 +50,7 @@ LOOPBACK = "127.0.0.1"
 # An ExecutionReport(35=8) of this size is typical on the wire; the echo carries as many bytes.
 SOCKET_ECHO_PAYLOAD_BYTES = 180
 LOGON_TIMEOUT_S = 15.0
+LOGOUT_TIMEOUT_S = 5.0
 ECHO_ACCEPTOR_COMP_ID = "ECHO"
 ECHO_INITIATOR_COMP_ID = "BENCH"
 # ExecutionReport(35=8) fields kept when reports are recorded: ClOrdID, OrderID, ExecID, ExecType,
@@ -258,7 +259,9 @@ def _make_round_trip_application(fix: Any) -> type:
             self.logged_on = threading.Event()
             self.logged_out = threading.Event()
             self.logout_text: list[str] = []
-            self.session_id: Any = None
+            # Our own SessionID, built from its parts: the one QuickFIX passes to a callback
+            # belongs to the engine and must not be kept past the callback (dependency notes).
+            self.session_id: Any = fix.SessionID("FIX.4.4", endpoint.sender_comp_id, endpoint.target_comp_id)
             self._ids = itertools.count(1)
             self._prefix = f"B{os.getpid()}-{int(time.time())}-"
             # Ping-pong state: one order in flight, the next sent from fromApp.
@@ -281,10 +284,10 @@ def _make_round_trip_application(fix: Any) -> type:
 
         # --- quickfix callbacks -----------------------------------------------------------
         def onCreate(self, session_id: Any) -> None:
-            self.session_id = session_id
+            pass
 
         def onLogon(self, session_id: Any) -> None:
-            self.session_id = session_id
+            self.logged_out.clear()
             self.logged_on.set()
 
         def onLogout(self, session_id: Any) -> None:
@@ -462,7 +465,7 @@ class RoundTripClient:
         self._settings = self._fix.SessionSettings(str(settings_path))
         self.application = _make_round_trip_application(self._fix)(endpoint, template or OrderTemplate())
         self._store = self._fix.MemoryStoreFactory()
-        self._initiator = self._fix.SocketInitiator(self.application, self._store, self._settings)
+        self._initiator: Any = self._fix.SocketInitiator(self.application, self._store, self._settings)
         self._started = False
 
     def __enter__(self) -> RoundTripClient:
@@ -483,8 +486,26 @@ class RoundTripClient:
     def close(self) -> None:
         if self._started:
             self._started = False
+            self._logout_first()
             self._initiator.stop()
+            # Destroy the engine now: QuickFIX registers sessions process-wide by SessionID, and
+            # a stopped but still living initiator kept a later client with the same SessionID
+            # from ever logging on.
+            self._initiator = None
         self._tempdir.cleanup()
+
+    def _logout_first(self) -> None:
+        """Log out and let the line go quiet before `stop()`: stopping an initiator while the
+        peer's last reports were still arriving segfaulted inside `stop()` (seen here, the
+        second client of a process); after a completed logout, `stop()` was clean."""
+        application = self.application
+        if not application.logged_on.is_set():
+            return
+        session = self._fix.Session.lookupSession(application.session_id)
+        if session is None:
+            return
+        session.logout("benchmark finished")
+        application.logged_out.wait(LOGOUT_TIMEOUT_S)
 
     @property
     def errors(self) -> list[str]:
