@@ -193,6 +193,8 @@ def decision_table_default() -> dict[str, Any]:
         "mode": "realtime",
         "budget_us": 1000,
         "safe_target": "flat",
+        "full_position_bps": 10.0,  # the shipped model's predictions have a std of about 5 bps
+        "stale_after_ms": 3000,
         "tracing": True,
         "execution": {"style": "passive", "cap_ticks": 2, "max_working_per_side": 1},
         "risk": {"max_order_qty": 1000, "max_position_qty": 2000, "max_notional": "100000"},

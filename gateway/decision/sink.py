@@ -255,6 +255,7 @@ class DecisionSink:
                     next_poll = now + poll_ns
                     self._poll_registry()
                     self._poll_kill_switch()
+                    self._check_quiet()
             except Exception:
                 log.exception("decision recorder thread: flush or registry poll failed; retrying")
 
@@ -265,6 +266,13 @@ class DecisionSink:
             loaded = load_model(self._registry)
             # One reference assignment: the callback sees either the old or the new model.
             self._pending_model = loaded
+
+    def _check_quiet(self) -> None:
+        # A frozen feed sends nothing, so the callback alone would never notice it going quiet.
+        if self._config.stale_after_ms:
+            now = self._ctx.clock_ns()
+            for issue in self._market.check_quiet(now):
+                self._on_issue(issue, now)
 
     def _poll_kill_switch(self) -> None:
         path = self._config.risk.kill_switch_file
@@ -299,15 +307,17 @@ class DecisionSink:
             log.exception("decision path: on_session_down failed")
 
     def on_market_data(self, message: Any, session_key: str, recv_ns: int) -> None:
+        t_start = time.perf_counter_ns()
         try:
-            self.on_raw_market_data(message.toString(), recv_ns)
+            self.on_raw_market_data(message.toString(), recv_ns, t_start)
         except Exception:
             # The FIX callback must survive anything; this tick is lost, the next one decides.
             self.stats.errors += 1
             log.exception("decision path failed on a market-data message; tick dropped")
 
-    def on_raw_market_data(self, raw: str, recv_ns: int) -> None:
-        t_start = time.perf_counter_ns()
+    def on_raw_market_data(self, raw: str, recv_ns: int, t_start: int = 0) -> None:
+        """The same as on_market_data, given the message's raw tag=value text."""
+        t_start = t_start or time.perf_counter_ns()
         pending = self._pending_model
         if pending is not None:
             self._swap_model(pending)

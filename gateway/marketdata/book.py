@@ -181,7 +181,8 @@ class MarketState:
         issues: list[DataIssue] = []
         if self._stale_after_ns <= 0:
             return issues
-        for book in self.books.values():
+        # list(): the recorder thread runs this while the callback thread may add a book.
+        for book in list(self.books.values()):
             if book.usable and now_ns - book.last_update_ns > self._stale_after_ns:
                 quiet_ms = (now_ns - book.last_update_ns) // 1_000_000
                 self._mark_unusable(book.symbol, REASON_STALE, f"no update for {quiet_ms} ms", issues)

@@ -29,7 +29,8 @@ from tests.unit.decision.helpers import (
     snapshot,
 )
 
-FAST = {"tracing": False, "registry_poll_ms": 20, "store_flush_ms": 10}
+# A generous budget: only the budget test may fall back for time on this shared machine.
+FAST = {"tracing": False, "registry_poll_ms": 20, "store_flush_ms": 10, "budget_us": 1_000_000}
 
 
 @pytest.fixture
@@ -414,3 +415,61 @@ def _wait_for(condition, timeout_s: float = 5.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("condition not met in time")
         time.sleep(0.01)
+
+
+def test_a_feed_that_goes_quiet_is_noticed_without_any_message(tmp_path, orders, closing) -> None:
+    snapshots: list[str] = []
+    clock_now = [T0_NS]
+    register_model(tmp_path / "decision" / "models", constant_model_bytes(1.0), name="m")
+    ctx = context(
+        tmp_path, orders, table={**FAST, "stale_after_ms": 200, "full_position_bps": 1.0}, snapshots=snapshots
+    )
+    ctx = type(ctx)(
+        **{**{f: getattr(ctx, f) for f in ctx.__dataclass_fields__}, "clock_ns": lambda: clock_now[0]}
+    )
+    sink = build_sink(ctx)
+    closing.append(sink)
+    sink.on_market_data(
+        snapshot("ACME", rpt_seq=1, bids=[("99.99", 10)], asks=[("100.01", 10)], seq=2, sending_ns=T0_NS),
+        "s",
+        T0_NS,
+    )
+    assert len(orders.orders) == 1
+
+    clock_now[0] = T0_NS + 1_000_000_000
+    _wait_for(lambda: sink.fallback_reason("ACME") == "stale_market_data")
+
+    assert snapshots == ["ACME"] and not orders.orders
+
+
+def test_an_empty_registry_is_seeded_with_the_shipped_model_sha256_verified(
+    tmp_path, orders, closing
+) -> None:
+    from gateway.decision import decision_table_default
+
+    sink = build_sink(context(tmp_path, orders, table={**decision_table_default(), **FAST}))
+    closing.append(sink)
+
+    assert sink.model.error_reason == "" and sink.model.record is not None
+    assert sink.model.record.name == "default-mlp" and sink.model.record.source.startswith("shipped default")
+    _feed(sink, SyntheticMarket(), 5)
+    outputs = _rows(sink, "SELECT output, fallback_reason FROM decisions")
+    assert len(outputs) == 6 and all(o is not None and r == "" for o, r in outputs)
+
+
+def test_a_shipped_model_whose_file_does_not_match_its_metadata_is_refused(tmp_path) -> None:
+    import json
+    import shutil
+
+    from gateway.inference.registry import DEFAULT_MODEL_DIR, RegistryError
+
+    shipped = tmp_path / "shipped"
+    shutil.copytree(DEFAULT_MODEL_DIR, shipped)
+    metadata = json.loads((shipped / "metadata.json").read_text())
+    metadata["sha256"] = "f" * 64
+    (shipped / "metadata.json").write_text(json.dumps(metadata))
+    registry = ModelRegistry(tmp_path / "registry")
+
+    with pytest.raises(RegistryError, match="does not match its metadata"):
+        registry.ensure_default(shipped)
+    registry.close()
