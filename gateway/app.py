@@ -153,7 +153,7 @@ class Gateway:
                     message = f"[venues.{venue.name}] {key}: environment variable {env} is not set"
                     if self.config.gateway.mode == "live":
                         raise ConfigError(message)
-                    log.warning("%s (simulator mode: logging on without it)", message)
+                    log.info("%s (simulator mode: logging on without it)", message)
 
     def _build_sink(self) -> Any:
         assert self.oms is not None and self.ledger is not None
@@ -188,6 +188,21 @@ class Gateway:
 
     def wait_logged_on(self, timeout_s: float) -> bool:
         return bool(self.application and self.application.wait_logged_on(self.session_keys, timeout_s))
+
+    def wind_down(self, timeout_s: float) -> int:
+        """Stop new orders (the order manager's kill switch), cancel every working order and wait
+        up to `timeout_s` for them to end. Returns how many cancels were sent."""
+        if self.oms is None:
+            return 0
+        self.oms.halt("winding down")
+        sent = 0
+        for order in self.oms.live_orders():
+            if self.oms.cancel(order.cl_ord_id).accepted:
+                sent += 1
+        deadline = time.monotonic() + timeout_s
+        while self.oms.live_orders() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return sent
 
     def stop(self) -> None:
         """Log out every session and stop the engine, then flush telemetry and close the ledger."""

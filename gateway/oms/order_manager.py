@@ -84,6 +84,7 @@ class OrderManager:
         self._observer: OrderObserver = observer or NoObserver()
         self._lock = threading.RLock()
         self._sequence = itertools.count(1)
+        self._halted = ""  # kill switch: when set, the reason every new order is refused
         self._orders: dict[str, Order] = {}  # live orders by order_key
         self._order_key_by_cl_ord_id: dict[str, str] = {}
         self._positions: dict[str, Position] = ledger.positions()
@@ -118,6 +119,8 @@ class OrderManager:
         decision_id: str | None = None,
     ) -> SubmitResult:
         with self._lock:
+            if self._halted:
+                return self._refuse(None, f"trading halted: {self._halted}")
             try:
                 side_value, type_value, tif_value = Side(side), OrdType(ord_type), TimeInForce(tif)
             except ValueError as exc:
@@ -275,6 +278,16 @@ class OrderManager:
             fields.append((59, order.tif.value))
             sent = self._sender.send(order.session, MsgType.ORDER_CANCEL_REPLACE_REQUEST, fields)
             return SubmitResult(accepted=sent, cl_ord_id=request_id, reason="" if sent else "not sent")
+
+    def halt(self, reason: str) -> None:
+        """Kill switch: refuse every new order from now on (cancels are still allowed)."""
+        with self._lock:
+            self._halted = reason or "halted"
+            log.warning("trading halted: %s", self._halted)
+
+    def resume(self) -> None:
+        with self._lock:
+            self._halted = ""
 
     def request_status(self, cl_ord_id: str) -> bool:
         """Send OrderStatusRequest(35=H) for a live order."""
