@@ -207,7 +207,7 @@ class DecisionSink:
                     "model version %s fails on a batch of %d rows: %s", runner.version, len(self._batch), exc
                 )
         if self._tracer is not None:
-            with self._tracer.start_as_current_span("decision.warmup"):
+            with self._tracer.start_as_current_span("fixgw.decision.warmup"):
                 pass
 
     def close(self) -> None:
@@ -336,6 +336,11 @@ class DecisionSink:
             issues += self._market.check_quiet(recv_ns)
         for issue in issues:
             self._on_issue(issue, recv_ns)
+        if self._market.waiting:
+            # Unusable until a snapshot: ask again until one arrives (a request or its answer
+            # can be lost, and a feed that resumes never says so by itself).
+            for symbol in list(self._market.waiting):
+                self._request_snapshot(symbol, recv_ns)
         if not touched:
             return
         books = self._market.books
@@ -352,7 +357,7 @@ class DecisionSink:
 
     def _decide(self, symbols: Sequence[str], message: MarketDataMessage, recv_ns: int, t_start: int) -> None:
         tracer = self._tracer
-        root = tracer.start_span("decision", start_time=time.time_ns()) if tracer is not None else None
+        root = tracer.start_span("fixgw.decision", start_time=time.time_ns()) if tracer is not None else None
         wall_start = time.time_ns() if root is not None else 0
         t_book = time.perf_counter_ns()
         books = self._market.books
@@ -457,7 +462,7 @@ class DecisionSink:
             from opentelemetry import trace
 
             root_context = trace.set_span_in_context(root)
-            send_span = tracer.start_span("decision.send", context=root_context)  # type: ignore[union-attr]
+            send_span = tracer.start_span("fixgw.decision.send", context=root_context)  # type: ignore[union-attr]
             with trace.use_span(send_span, end_on_exit=True):
                 orders_sent = self._execute(kept, targets, positions, first_no, recv_ns)
         else:
@@ -517,10 +522,10 @@ class DecisionSink:
         # Stage spans are written after the fact from the perf-counter marks: cheaper than
         # entering and leaving a context per stage on the hot path.
         for name, begin, end in (
-            ("decision.book", timings[0], timings[1]),
-            ("decision.features", timings[1], timings[2]),
-            ("decision.inference", timings[2], timings[3]),
-            ("decision.risk", timings[3], timings[4]),
+            ("fixgw.decision.book", timings[0], timings[1]),
+            ("fixgw.decision.features", timings[1], timings[2]),
+            ("fixgw.decision.inference", timings[2], timings[3]),
+            ("fixgw.decision.risk", timings[3], timings[4]),
         ):
             span = tracer.start_span(name, context=context, start_time=wall_start + (begin - t_start))
             span.end(end_time=wall_start + (end - t_start))
@@ -651,17 +656,7 @@ class DecisionSink:
 
     def _on_issue(self, issue: DataIssue, now_ns: int) -> None:
         symbol = issue.symbol
-        requested = False
-        if issue.needs_snapshot and symbol:
-            last = self._snapshot_requested_ns.get(symbol, 0)
-            if now_ns - last >= self._config.snapshot_retry_ms * 1_000_000:
-                self._snapshot_requested_ns[symbol] = now_ns
-                requested = True
-                self.stats.snapshot_requests += 1
-                try:
-                    self._ctx.request_snapshot(symbol)
-                except Exception:
-                    log.exception("snapshot request for %s failed", symbol)
+        requested = issue.needs_snapshot and bool(symbol) and self._request_snapshot(symbol, now_ns)
         key = (symbol, issue.reason)
         if (
             requested
@@ -687,6 +682,18 @@ class DecisionSink:
                 for order in self._orders.working_orders(symbol):
                     if not order.pending:
                         self._orders.cancel(order.cl_ord_id)
+
+    def _request_snapshot(self, symbol: str, now_ns: int) -> bool:
+        """Ask for a MarketDataSnapshotFullRefresh(35=W), at most once per snapshot_retry_ms."""
+        if now_ns - self._snapshot_requested_ns.get(symbol, 0) < self._config.snapshot_retry_ms * 1_000_000:
+            return False
+        self._snapshot_requested_ns[symbol] = now_ns
+        self.stats.snapshot_requests += 1
+        try:
+            self._ctx.request_snapshot(symbol)
+        except Exception:
+            log.exception("snapshot request for %s failed", symbol)
+        return True
 
     def _note_fallback(
         self, symbol: str, reason: str, detail: str, ts_ns: int, model_version: int | None

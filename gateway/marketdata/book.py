@@ -134,6 +134,7 @@ class MarketState:
 
     def __init__(self, *, max_md_age_ms: int, stale_after_ms: int) -> None:
         self.books: dict[str, SymbolBook] = {}
+        self.waiting: set[str] = set()  # symbols that need a snapshot to be usable again
         self._max_age_ns = max_md_age_ms * 1_000_000
         self._stale_after_ns = stale_after_ms * 1_000_000
 
@@ -196,6 +197,7 @@ class MarketState:
 
     def _mark_unusable(self, symbol: str, reason: str, detail: str, issues: list[DataIssue]) -> None:
         book = self.book(symbol)
+        self.waiting.add(symbol)
         if book.usable:
             book.usable = False
             book.unusable_reason = reason
@@ -213,6 +215,7 @@ class MarketState:
                 # The last trade restated: a price reference, not new flow.
                 book.last_trade_px_e8 = entry.px_e8
         book.rpt_seq = body.rpt_seq
+        self.waiting.discard(body.symbol)
         book.has_snapshot = True
         book.in_gap = False
         book.usable = True
@@ -222,6 +225,7 @@ class MarketState:
     def _apply_increment(self, entry: BookEntry, recv_ns: int, issues: list[DataIssue]) -> bool:
         book = self.book(entry.symbol)
         if not book.has_snapshot:
+            self.waiting.add(entry.symbol)
             if not issues_has(issues, entry.symbol):
                 issues.append(
                     DataIssue(
@@ -239,6 +243,7 @@ class MarketState:
                 return False
             if entry.rpt_seq != book.rpt_seq + 1:
                 book.in_gap = True
+                self.waiting.add(entry.symbol)
                 detail = f"RptSeq(83) expected {book.rpt_seq + 1} got {entry.rpt_seq}"
                 if book.usable:
                     self._mark_unusable(entry.symbol, REASON_GAP, detail, issues)

@@ -1,0 +1,170 @@
+"""The decision path inside the running gateway, against the simulator over loopback: orders
+from the model reach the venue and fill, a model activated while running takes over between two
+messages, bad model output and a frozen feed fall back to the safe target, and the slippage of
+every fill is measured from the real ledger."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gateway.execution.slippage import render, summarize
+from gateway.inference import cli as model_cli
+from tests.integration.gateway.harness import load, running_gateway, wait_until, write_gateway_toml
+from tests.support.sim_process import start_simulator
+from tests.unit.decision.helpers import constant_model_bytes, register_model
+
+DECISION = """
+[decision]
+tracing = true
+full_position_bps = 1.0
+budget_us = 1000000
+stale_after_ms = 600
+registry_poll_ms = 50
+store_flush_ms = 20
+
+[decision.execution]
+style = "marketable"
+cap_ticks = 5
+
+[decision.symbols.ACME]
+max_position_lots = 3
+
+[decision.symbols.BOLT]
+max_position_lots = 1
+
+[decision.symbols.CRUX]
+max_position_lots = 1
+"""
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    root = tmp_path_factory.mktemp("decision-live")
+    registry = root / "gw" / "state" / "decision" / "models"
+    register_model(registry, constant_model_bytes(1.0), name="long")
+    sim = start_simulator(root, md_interval_ms=20)
+    try:
+        config = load(write_gateway_toml(root / "gw", sim.port, extra=DECISION), sim.port)
+        with running_gateway(config) as gateway:
+            yield {"gateway": gateway, "sim": sim, "registry": registry, "root": root}
+    finally:
+        sim.stop()
+
+
+def _query(gateway: Any, sql: str) -> list[tuple[Any, ...]]:
+    gateway.sink.flush()
+    with sqlite3.connect(gateway.state_dir / "decision" / "features.sqlite") as db:
+        return db.execute(sql).fetchall()
+
+
+def _venue_qty(sim: Any, symbol: str) -> int:
+    return int(sim.control.positions("FIXGW").get(symbol, {}).get("qty", 0))
+
+
+def test_model_target_is_reached_at_the_venue(live) -> None:
+    gateway, sim = live["gateway"], live["sim"]
+
+    wait_until(
+        lambda: _venue_qty(sim, "ACME") == 3 and _venue_qty(sim, "CRUX") == 100, 20, "long target filled"
+    )
+
+    decisions = _query(gateway, "SELECT count(*), min(model_version), max(model_version) FROM decisions")
+    assert decisions[0][0] > 0 and decisions[0][1:] == (1, 1)
+    sent = _query(gateway, "SELECT count(*) FROM orders_sent")[0][0]
+    with sqlite3.connect(gateway.ledger.path) as ledger:
+        tagged = ledger.execute("SELECT count(*) FROM orders WHERE decision_id IS NOT NULL").fetchone()[0]
+    assert sent > 0 and tagged == sent
+
+
+def test_activation_while_running_switches_between_messages(live) -> None:
+    gateway, sim, registry = live["gateway"], live["sim"], live["registry"]
+    version = register_model(registry, constant_model_bytes(-1.0), name="short", activate=False)
+
+    assert model_cli.main(["activate", "--registry", str(registry), str(version)]) == 0
+    wait_until(lambda: _venue_qty(sim, "ACME") == -3, 20, "short target filled")
+
+    rows = _query(gateway, "SELECT decision_no, model_version, output FROM decisions ORDER BY decision_no")
+    switch = next(i for i, row in enumerate(rows) if row[1] == version)
+    assert all(row[1] == 1 and row[2] == 1.0 for row in rows[:switch])
+    assert all(row[1] == version and row[2] == -1.0 for row in rows[switch:])
+
+
+def test_nan_model_falls_back_to_flat_at_the_venue_and_records_why(live) -> None:
+    gateway, sim, registry = live["gateway"], live["sim"], live["registry"]
+    register_model(registry, constant_model_bytes(float("nan")), name="nan")
+
+    wait_until(lambda: _venue_qty(sim, "ACME") == 0 and _venue_qty(sim, "CRUX") == 0, 20, "flat at the venue")
+
+    events = _query(gateway, "SELECT symbol, event, reason FROM fallback_events WHERE reason = 'nan_output'")
+    assert {("ACME", "enter", "nan_output"), ("CRUX", "enter", "nan_output")} <= set(events)
+
+
+def test_frozen_feed_is_stale_asks_for_a_snapshot_and_recovers(live) -> None:
+    gateway, sim, registry = live["gateway"], live["sim"], live["registry"]
+    register_model(registry, constant_model_bytes(1.0), name="long-again")
+    wait_until(lambda: gateway.sink.fallback_reason("ACME") == "", 10, "back on the model")
+
+    sim.control.set_fault("freeze_market_data", 1)
+    try:
+        wait_until(lambda: gateway.sink.fallback_reason("ACME") == "stale_market_data", 10, "stale")
+    finally:
+        sim.control.clear_faults()
+    wait_until(lambda: gateway.sink.fallback_reason("ACME") == "", 10, "recovered after the feed resumed")
+
+    md = _query(gateway, "SELECT reason, snapshot_requested FROM md_events WHERE symbol = 'ACME'")
+    assert ("stale_market_data", 1) in md
+    events = _query(
+        gateway, "SELECT event FROM fallback_events WHERE symbol = 'ACME' AND reason = 'stale_market_data'"
+    )
+    assert ("enter",) in events and ("exit",) in events
+
+
+def test_slippage_of_every_decision_fill_is_measured_from_the_ledger(live, tmp_path: Path) -> None:
+    gateway = live["gateway"]
+    gateway.sink.flush()
+
+    summary = summarize(gateway.ledger.path, gateway.state_dir / "decision" / "features.sqlite")
+    paths = render(summary, tmp_path)
+
+    with sqlite3.connect(gateway.ledger.path) as ledger:
+        fills = ledger.execute(
+            "SELECT count(*) FROM fills f JOIN orders o USING (order_key) WHERE o.decision_id IS NOT NULL"
+        ).fetchone()[0]
+    assert summary.fills + summary.unmatched_fills == fills and summary.fills > 0
+    assert summary.unmatched_fills == 0
+    # Marketable buys pay at least the ask: cost vs the mid is positive for every fill.
+    assert all(row.vs_decision_bps > -50 for row in summary.rows)
+    assert paths["png"].stat().st_size > 1000 and "fills" in paths["text"].read_text()
+    stored = _query(gateway, "SELECT count(*) FROM slippage")[0][0]
+    assert stored == summary.fills
+
+
+def test_decision_spans_have_a_child_per_stage_and_the_order_span_below_send(live) -> None:
+    gateway = live["gateway"]
+    gateway.telemetry.provider.force_flush()
+    import json
+
+    spans = [json.loads(line) for line in (gateway.state_dir / "spans.jsonl").read_text().splitlines()]
+    names = {span["name"] for span in spans}
+    assert {
+        "fixgw.decision",
+        "fixgw.decision.book",
+        "fixgw.decision.features",
+        "fixgw.decision.inference",
+        "fixgw.decision.risk",
+        "fixgw.decision.send",
+    } <= names
+    by_id = {span["span_id"]: span for span in spans}
+    decision_ids = {s["span_id"] for s in spans if s["name"] == "fixgw.decision"}
+    stages = [
+        s for s in spans if s["name"].startswith("fixgw.decision.") and s["name"] != "fixgw.decision.warmup"
+    ]
+    assert stages and all(s["parent_span_id"] in decision_ids for s in stages)
+    orders = [s for s in spans if s["name"] == "fixgw.order" and s["parent_span_id"] in by_id]
+    assert orders, "no order span below a decision"
+    assert all(by_id[s["parent_span_id"]]["name"] == "fixgw.decision.send" for s in orders)
