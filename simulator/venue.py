@@ -940,8 +940,6 @@ class Venue:
             now,
             text=text,
             exec_ref_id=exec_id,
-            last_qty=0,
-            last_px=None,
         )
         self._rest_if_reopened(result, order, now)
         return self._finish(result)
@@ -1234,17 +1232,15 @@ class Venue:
         result.positions[key] = self._positions[key]
 
     def _give_back(self, order: _Order) -> None:
-        """After a bust or a smaller corrected quantity: a resting limit order gets the quantity
-        back (FIX 4.4 trade-cancel matrices: LeavesQty grows again); an order that can no longer
-        rest keeps LeavesQty 0 and ends Canceled when it was Filled."""
+        """After a bust or a smaller corrected quantity. A working order gets the quantity back
+        (LeavesQty grows again, as in the FIX 4.4 trade-cancel matrices) and keeps resting at
+        its price. A Filled order is not reinstated in the market: it ends Canceled, with
+        CumQty what still stands."""
         if order.status in (OrdStatus.NEW, OrdStatus.PARTIALLY_FILLED):
             order.status = order.working_status
         elif order.status == OrdStatus.FILLED and order.cum_qty < order.order_qty:
-            reopenable = order.ord_type == OrdType.LIMIT and order.time_in_force in (
-                TimeInForce.DAY,
-                TimeInForce.GTC,
-            )
-            order.status = order.working_status if reopenable else OrdStatus.CANCELED
+            order.status = OrdStatus.CANCELED
+            order.text = "trade busted or corrected; the order is not reinstated"
 
     def _rest_if_reopened(self, result: VenueResult, order: _Order, now: int) -> None:
         if order.is_final:

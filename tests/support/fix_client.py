@@ -163,7 +163,9 @@ class FixTestClient:
         self._app = _ClientApplication(self)
         self._settings = fix.SessionSettings(str(self.settings_path))
         self._store = fix.FileStoreFactory(self._settings)
-        self._initiator = fix.SocketInitiator(self._app, self._store, self._settings)
+        self._initiator: fix.SocketInitiator | None = fix.SocketInitiator(
+            self._app, self._store, self._settings
+        )
         self._started = False
 
     @classmethod
@@ -179,13 +181,21 @@ class FixTestClient:
     # -- lifecycle -------------------------------------------------------------------------
 
     def start(self) -> None:
+        if self._initiator is None:
+            raise RuntimeError("a stopped client cannot start again: make a new one")
         self._initiator.start()
         self._started = True
 
-    def stop(self) -> None:
+    def stop(self, *, force: bool = False) -> None:
+        """Log out (or just disconnect, with force) and destroy the initiator: QuickFIX keeps
+        sessions in a process-wide registry, and a stopped but still existing initiator would
+        keep the SessionID, so a later client with the same CompIDs could not send."""
+        if self._initiator is None:
+            return
         if self._started:
             self._started = False
-            self._initiator.stop()
+            self._initiator.stop(force)
+        self._initiator = None
 
     def __enter__(self) -> FixTestClient:
         return self

@@ -399,24 +399,35 @@ def test_unsolicited_cancel_picks_the_oldest_working_order(venue: Venue) -> None
     assert (report.cl_ord_id, report.exec_type, report.text) == ("u1", "4", "venue says no")
 
 
-def test_bust_of_a_filled_limit_order_reopens_it_and_fixes_the_position(venue: Venue) -> None:
+def test_bust_of_a_filled_order_ends_it_canceled_and_fixes_the_position(venue: Venue) -> None:
     offer(venue, "100.00", 100)
     filled = venue.new_order(order("bx", qty=100, price="100.00"))
     exec_id = reports(filled)[-1].exec_id
     result = venue.bust(exec_id)
-    report = reports(result)[0]
+    (report,) = reports(result)
     assert (report.exec_type, report.exec_ref_id, report.cum_qty, report.leaves_qty, report.ord_status) == (
         "H",
         exec_id,
         0,
-        100,
-        "0",
+        0,
+        "4",
     )
-    assert venue.fill(exec_id) is not None and venue.fill(exec_id).busted  # type: ignore[union-attr]
+    assert report.last_qty is None
+    busted = venue.fill(exec_id)
+    assert busted is not None and busted.busted
     assert venue.positions("FIXGW")["ACME"].qty == 0
-    assert venue.books["ACME"].level_size(BookSide.BID, 10000) == 100, "the order rests again"
+    assert venue.books["ACME"].best(BookSide.BID) is None, "not reinstated in the market"
     with pytest.raises(VenueError):
         venue.bust(exec_id)
+
+
+def test_bust_of_a_partial_fill_gives_a_working_order_its_quantity_back(venue: Venue) -> None:
+    offer(venue, "100.00", 40)
+    result = venue.new_order(order("bp", qty=100, price="100.00"))
+    exec_id = reports(result)[-1].exec_id
+    (report,) = reports(venue.bust(exec_id))
+    assert (report.exec_type, report.ord_status, report.cum_qty, report.leaves_qty) == ("H", "0", 0, 100)
+    assert venue.books["ACME"].level_size(BookSide.BID, 10000) == 100
 
 
 def test_correction_changes_price_and_average(venue: Venue) -> None:
