@@ -116,7 +116,9 @@ class RawFixSession:
         self.sender_comp_id = sender_comp_id
         self.target_comp_id = target_comp_id
         self.next_seq_num = 1
+        # `received` holds what no wait has consumed yet; `history` everything, in arrival order.
         self.received: list[FixMessage] = []
+        self.history: list[FixMessage] = []
         self._buffer = bytearray()
         self._closed = False
         self._socket = socket.create_connection((host, port), timeout=connect_timeout_s)
@@ -191,6 +193,15 @@ class RawFixSession:
         self.send("A", body)
         return self.wait_for(lambda m: m.msg_type in {"A", "5"}, timeout_s=timeout_s)
 
+    def logout(self, *, timeout_s: float = 5.0) -> None:
+        """Send Logout(35=5) unless the venue already hung up, then wait for it to close."""
+        if self._closed:
+            return
+        with contextlib.suppress(OSError):
+            self.send("5")
+        with contextlib.suppress(TimeoutError):
+            self.wait_closed(timeout_s)
+
     def test_request(self, test_req_id: str, *, timeout_s: float = 5.0) -> FixMessage:
         """Send TestRequest(35=1); return the Heartbeat(35=0) that echoes TestReqID(112)."""
         self.send("1", [(112, test_req_id)])
@@ -213,7 +224,9 @@ class RawFixSession:
             self._closed = True
             raise PeerClosed("connection closed by the venue")
         self._buffer.extend(chunk)
-        self.received.extend(split_messages(self._buffer))
+        messages = split_messages(self._buffer)
+        self.received.extend(messages)
+        self.history.extend(messages)
 
     def wait_for(self, predicate: Callable[[FixMessage], bool], *, timeout_s: float = 5.0) -> FixMessage:
         """The first message received (from now or already buffered) that satisfies `predicate`.
