@@ -215,7 +215,9 @@ class ControlServer:
     def __init__(self, simulator: SimulatorServer, port: int) -> None:
         self._server = _ThreadingServer(("127.0.0.1", port), simulator)
         self.port: int = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, name="sim-control", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="sim-control", daemon=True
+        )
 
     def start(self) -> None:
         self._thread.start()

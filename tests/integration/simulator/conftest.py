@@ -54,7 +54,7 @@ def gw(sim: SimulatorServer, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     try:
         yield client
     finally:
-        client.stop()
+        client.stop(force=True)
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +63,7 @@ def md(sim: SimulatorServer, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     try:
         yield client
     finally:
-        client.stop()
+        client.stop(force=True)
 
 
 def state_dir(sim: SimulatorServer) -> Path:

@@ -105,7 +105,7 @@ def test_disconnect_after_n_messages_drops_the_client_which_logs_on_again(
         client.wait_logged_on(10)
         assert client.logon_count == 2
     finally:
-        client.stop()
+        client.stop(force=True)
 
 
 def test_unsolicited_cancel_of_a_resting_order(gw: FixTestClient, control: SimulatorControl) -> None:
