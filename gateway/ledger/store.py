@@ -10,8 +10,10 @@ together or not at all. One connection, used under the caller's lock (the order 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import sqlite3
+import threading
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -25,6 +27,8 @@ from gateway.domain.positions import FillAmount, Position
 from gateway.ledger.schema import MIGRATIONS, SCHEMA_VERSION
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
+CHECKPOINT_INTERVAL_S = 1.0
+log = logging.getLogger("fixgw.ledger")
 
 
 def _dec(value: Decimal | None) -> str | None:
@@ -53,10 +57,43 @@ class Ledger:
         self._db = connection
         self.path = path
         self._in_transaction = False
+        self._checkpoint_stop = threading.Event()
+        self._checkpointer: threading.Thread | None = None
 
     # --- lifecycle -------------------------------------------------------------------------
 
+    def start_checkpointer(self, interval_s: float = CHECKPOINT_INTERVAL_S) -> None:
+        """Move WAL checkpoints (and their fsync) off the order path: the hot connection stops
+        auto-checkpointing and a background thread, on its own connection, runs a PASSIVE
+        checkpoint (never blocks a writer) every `interval_s`."""
+        if self._checkpointer is not None:
+            return
+        self._db.execute("PRAGMA wal_autocheckpoint = 0")
+        self._checkpointer = threading.Thread(
+            target=self._checkpoint_loop, args=(interval_s,), name="ledger-checkpoint", daemon=True
+        )
+        self._checkpointer.start()
+
+    def _checkpoint_loop(self, interval_s: float) -> None:
+        try:
+            connection = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        except sqlite3.Error as exc:
+            log.warning("ledger checkpointer not started: %s", exc)
+            return
+        with contextlib.closing(connection):
+            while not self._checkpoint_stop.wait(interval_s):
+                try:
+                    connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                except sqlite3.Error as exc:
+                    log.warning("ledger checkpoint failed: %s", exc)
+
     def close(self) -> None:
+        self._checkpoint_stop.set()
+        if self._checkpointer is not None:
+            self._checkpointer.join(timeout=5)
+            self._checkpointer = None
+        with contextlib.suppress(sqlite3.Error):
+            self._db.execute("PRAGMA wal_checkpoint(PASSIVE)")
         with contextlib.suppress(sqlite3.Error):
             self._db.close()
 
