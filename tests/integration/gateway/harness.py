@@ -26,6 +26,7 @@ def write_gateway_toml(
     order_interval_ms: int = 50,
     name: str = "gateway.toml",
     extra: str = "",
+    venue_extra: str = "",
 ) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / name
@@ -46,6 +47,7 @@ max_position_qty = 100000
 order_session = "FIX.4.4:FIXGW->FIXSIM"
 market_data_session = "FIX.4.4:FIXGW-MD->FIXSIM"
 market_depth = 5
+{venue_extra}
 
 [routing]
 ACME = "SIM"

@@ -1,0 +1,52 @@
+"""Composition root: the [decision] table builds the decision path's sink; live mode refuses a
+missing credential."""
+
+from __future__ import annotations
+
+import sys
+import types
+from pathlib import Path
+
+import pytest
+
+from gateway.app import Gateway
+from gateway.config import load_config
+from gateway.domain.errors import ConfigError
+from tests.unit.gateway.factories import make_oms
+
+SESSIONS = Path(__file__).resolve().parents[3] / "sessions"
+
+
+def test_decision_table_builds_the_decision_sink_with_a_sink_context(tmp_path, monkeypatch):
+    toml = tmp_path / "gw.toml"
+    toml.write_text(
+        (SESSIONS / "gateway-sim.toml")
+        .read_text()
+        .replace('sessions_cfg = "gateway-sim.cfg"', f'sessions_cfg = "{SESSIONS / "gateway-sim.cfg"}"')
+        + '\n[decision]\nmodel = "latest"\n'
+    )
+    contexts = []
+    fake = types.ModuleType("gateway.decision")
+    fake.build_sink = lambda context: contexts.append(context) or "the sink"  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "gateway.decision", fake)
+    gateway = Gateway(load_config(toml, {"state_dir": str(tmp_path / "state")}))
+    gateway.oms, gateway.ledger, _ = make_oms(tmp_path)
+
+    sink = gateway._build_sink()
+
+    assert sink == "the sink"
+    (context,) = contexts
+    assert context.decision_table == {"model": "latest"}
+    assert list(context.symbols) == ["ACME", "BOLT", "CRUX"]
+    assert context.orders is gateway.oms and context.ledger_path == gateway.ledger.path
+    assert callable(context.request_snapshot) and context.clock_ns() > 0
+
+
+def test_live_mode_refuses_to_start_without_the_credential_variables(tmp_path, monkeypatch):
+    monkeypatch.delenv("BROKER_USERNAME", raising=False)
+    config = load_config(SESSIONS / "broker-template.toml", {"state_dir": str(tmp_path)})
+
+    with pytest.raises(
+        ConfigError, match=r"\[venues.BROKER\] username_env: environment variable BROKER_USERNAME"
+    ):
+        Gateway(config).start()
