@@ -159,6 +159,10 @@ def load_settings(
         raise SettingsError(f"sessions listen on several ports {sorted(ports)}: pass --port to pick one")
     listen_port = ports.pop()
 
+    # Nagle's algorithm plus delayed ACKs cost up to 40 ms per reply: on unless the file says.
+    if not any("SocketNodelay" in section.values for section in sections):
+        defaults.values["SocketNodelay"] = "Y"
+
     # Paths.
     for section in sections:
         for key in _PATH_KEYS_FOR_STATE:

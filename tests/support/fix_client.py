@@ -142,6 +142,7 @@ class FixTestClient:
                     f"SocketConnectPort={port}",
                     f"HeartBtInt={heartbeat_s}",
                     "ReconnectInterval=1",
+                    "SocketNodelay=Y",
                     "StartTime=00:00:00",
                     "EndTime=00:00:00",
                     f"FileStorePath={directory / ('store-' + sender)}",

@@ -156,3 +156,37 @@ def test_bust_and_correct_a_given_exec_id_over_the_control_port(
     bust = gw.wait_for(lambda m: m.get(150) == "H" and m.get(19) == target.get(17))
     assert bust.get(11) == cl
     assert control.positions("FIXGW")["ACME"]["qty"] == before - int(target.get(32) or 0)
+
+
+def test_reports_sent_while_a_client_is_away_arrive_after_it_logs_on_again(
+    sim: SimulatorServer, control: SimulatorControl, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    directory = tmp_path_factory.mktemp("away")
+    client = FixTestClient.start_new(directory, sim.port, sender="CLIENT1")
+    cl = unique_id("away")
+    try:
+        client.send(new_order_single(cl, "ACME", "2", 5, price="150.00", tif="1"))
+        client.wait_for(lambda m: m.get(11) == cl and m.get(150) == "0")
+    finally:
+        client.stop(force=True)
+    order_id = next(o["order_id"] for o in control.orders("CLIENT1") if o["cl_ord_id"] == cl)
+    assert control.cancel_order(order_id)
+    back = FixTestClient.start_new(directory, sim.port, sender="CLIENT1")  # same message store
+    try:
+        report = back.wait_for(lambda m: m.get(11) == cl and m.get(150) == "4")
+        assert report.get(43) == "Y", "delivered by the resend QuickFIX asked for"
+    finally:
+        back.stop(force=True)
+
+
+def test_end_of_day_expires_day_orders_but_not_gtc(gw: FixTestClient, control: SimulatorControl) -> None:
+    day, gtc = unique_id("day"), unique_id("gtc")
+    gw.send(new_order_single(day, "CRUX", "1", 100, price="5.00", tif="0"))
+    gw.send(new_order_single(gtc, "CRUX", "1", 100, price="5.00", tif="1"))
+    for cl in (day, gtc):
+        gw.wait_for(_first_report(cl))
+    assert control.end_of_day() >= 1
+    expired = gw.wait_for(lambda m: m.get(11) == day and m.get(150) == "C")
+    assert expired.get(39) == "C" and expired.get(151) == "0"
+    states = {o["cl_ord_id"]: o["status"] for o in control.orders("FIXGW")}
+    assert states[gtc] == "0"
