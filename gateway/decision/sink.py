@@ -36,7 +36,7 @@ from gateway.execution import planner
 from gateway.features import kernels
 from gateway.features.engine import FeatureEngine
 from gateway.features.store import FeatureStore
-from gateway.fix.marketdata_codec import decode_raw
+from gateway.fix.marketdata_codec import FastDecoder, decode_raw
 from gateway.inference.registry import ModelRecord, ModelRegistry, RegistryError
 from gateway.inference.runner import ModelLoadError, OnnxRunner
 from gateway.marketdata.book import (
@@ -49,7 +49,6 @@ from gateway.marketdata.book import (
 from gateway.marketdata.events import (
     IncrementalReceived,
     MarketDataError,
-    MarketDataMessage,
     SnapshotReceived,
     px_e8_to_decimal,
 )
@@ -154,6 +153,7 @@ class DecisionSink:
         self._ticklog = ticklog
         self.run_id = run_id
         self._tracer = tracer
+        self._fast = FastDecoder()
         self._market = MarketState(max_md_age_ms=config.max_md_age_ms, stale_after_ms=config.stale_after_ms)
         self._engine = FeatureEngine()
         self._instruments = dict(config.symbols)
@@ -197,6 +197,7 @@ class DecisionSink:
     def warm(self) -> None:
         """Compile the numba kernels, run the model once and start the tracer, before logon."""
         kernels.warm()
+        self._fast.warm()
         runner = self._model.runner
         if runner is not None:
             runner.run_one(np.zeros(self._n_inputs))
@@ -324,14 +325,29 @@ class DecisionSink:
         self.stats.messages += 1
         if self._ticklog is not None:
             self._ticklog.message(recv_ns, raw)
-        try:
-            message = decode_raw(raw)
-        except MarketDataError as exc:
-            self.stats.undecodable += 1
-            self._store.add_md_event((self.run_id, recv_ns, "", "undecodable", str(exc), 0))
-            log.warning("market-data message not readable: %s", exc)
-            return
-        touched, issues = self._market.apply(message, recv_ns)
+        fast = self._fast.decode(raw)
+        if fast is not None:
+            header: tuple[str, int, int] = (fast.msg_type, fast.msg_seq_num, fast.sending_time_ns)
+            touched, issues = self._market.apply_rows(
+                fast.msg_type,
+                fast.msg_seq_num,
+                fast.sending_time_ns,
+                fast.snapshot_symbol,
+                fast.snapshot_rpt_seq,
+                fast.rows,
+                fast.symbols,
+                recv_ns,
+            )
+        else:
+            try:
+                message = decode_raw(raw)  # the reference decoder: Y, and anything unusual
+            except MarketDataError as exc:
+                self.stats.undecodable += 1
+                self._store.add_md_event((self.run_id, recv_ns, "", "undecodable", str(exc), 0))
+                log.warning("market-data message not readable: %s", exc)
+                return
+            header = (message.msg_type, message.msg_seq_num, message.sending_time_ns)
+            touched, issues = self._market.apply(message, recv_ns)
         if self._config.stale_after_ms:
             issues += self._market.check_quiet(recv_ns)
         for issue in issues:
@@ -349,13 +365,16 @@ class DecisionSink:
             return
         if self._realtime:
             for index, symbol in enumerate(decidable):
-                self._decide((symbol,), message, recv_ns, t_start if index == 0 else time.perf_counter_ns())
+                self._decide((symbol,), header, recv_ns, t_start if index == 0 else time.perf_counter_ns())
         else:
-            self._decide(decidable, message, recv_ns, t_start)
+            self._decide(decidable, header, recv_ns, t_start)
 
     # ----------------------------------------------------------------- one decision
 
-    def _decide(self, symbols: Sequence[str], message: MarketDataMessage, recv_ns: int, t_start: int) -> None:
+    def _decide(
+        self, symbols: Sequence[str], header: tuple[str, int, int], recv_ns: int, t_start: int
+    ) -> None:
+        """header: (MsgType(35), MsgSeqNum(34), SendingTime(52) ns) of the message decided on."""
         tracer = self._tracer
         root = tracer.start_span("fixgw.decision", start_time=time.time_ns()) if tracer is not None else None
         wall_start = time.time_ns() if root is not None else 0
@@ -470,7 +489,7 @@ class DecisionSink:
         t_send = time.perf_counter_ns()
 
         latency_ns = t_inference - t_start
-        msg_type = message.msg_type
+        msg_type, msg_seq_num, sending_time_ns = header
         for i, symbol in enumerate(kept):
             book = books[symbol]
             decision_no = first_no + i
@@ -483,9 +502,9 @@ class DecisionSink:
                     recv_ns,
                     recv_ns + (t_inference - t_start),
                     msg_type,
-                    message.msg_seq_num,
+                    msg_seq_num,
                     book.rpt_seq,
-                    message.sending_time_ns,
+                    sending_time_ns,
                     book.mid_e8() or 0,
                     features[i].tobytes(),
                     model_version,

@@ -22,10 +22,10 @@ from typing import Final
 
 from gateway.marketdata.events import (
     ACTION_DELETE,
+    ACTION_NEW,
     ENTRY_BID,
     ENTRY_OFFER,
     ENTRY_TRADE,
-    BookEntry,
     IncrementalReceived,
     MarketDataMessage,
     RequestRejected,
@@ -101,32 +101,32 @@ class SymbolBook:
         self.sell_volume = 0
         return flow
 
-    def _apply_level(self, entry: BookEntry) -> None:
-        side = self.bids if entry.entry_type == ENTRY_BID else self.asks
-        if entry.action == ACTION_DELETE or entry.size <= 0:
-            side.pop(entry.px_e8, None)
+    def _apply_level(self, entry_type: int, action: int, px_e8: int, size: int) -> None:
+        side = self.bids if entry_type == ENTRY_BID else self.asks
+        if action == ACTION_DELETE or size <= 0:
+            side.pop(px_e8, None)
         else:
-            side[entry.px_e8] = entry.size
+            side[px_e8] = size
         self._dirty = True
 
-    def _apply_trade(self, entry: BookEntry) -> None:
+    def _apply_trade(self, px_e8: int, size: int) -> None:
         # Aggressor inferred the usual way: above the mid a buy, below a sell, at the mid the
         # tick rule against the previous trade.
         bid = self.best_bid()
         ask = self.best_ask()
         if bid is not None and ask is not None:
             twice_mid = bid + ask
-            twice_px = 2 * entry.px_e8
-            buy = twice_px > twice_mid or (twice_px == twice_mid and entry.px_e8 > self.last_trade_px_e8)
-            sell = twice_px < twice_mid or (twice_px == twice_mid and entry.px_e8 < self.last_trade_px_e8)
+            twice_px = 2 * px_e8
+            buy = twice_px > twice_mid or (twice_px == twice_mid and px_e8 > self.last_trade_px_e8)
+            sell = twice_px < twice_mid or (twice_px == twice_mid and px_e8 < self.last_trade_px_e8)
         else:
-            buy = entry.px_e8 > self.last_trade_px_e8 > 0
-            sell = 0 < entry.px_e8 < self.last_trade_px_e8
+            buy = px_e8 > self.last_trade_px_e8 > 0
+            sell = 0 < px_e8 < self.last_trade_px_e8
         if buy:
-            self.buy_volume += entry.size
+            self.buy_volume += size
         elif sell:
-            self.sell_volume += entry.size
-        self.last_trade_px_e8 = entry.px_e8
+            self.sell_volume += size
+        self.last_trade_px_e8 = px_e8
 
 
 class MarketState:
@@ -150,11 +150,20 @@ class MarketState:
         issues: list[DataIssue] = []
         touched: list[str] = []
         if isinstance(body, SnapshotReceived):
-            self._apply_snapshot(body, recv_ns)
+            self.apply_snapshot_rows(
+                body.symbol,
+                body.rpt_seq,
+                [[e.action, e.entry_type, e.px_e8, e.size, e.rpt_seq] for e in body.entries],
+                recv_ns,
+            )
             touched.append(body.symbol)
         elif isinstance(body, IncrementalReceived):
             for entry in body.entries:
-                if self._apply_increment(entry, recv_ns, issues) and entry.symbol not in touched:
+                applied = self._apply_increment(
+                    entry.symbol, entry.action, entry.entry_type, entry.px_e8, entry.size, entry.rpt_seq,
+                    recv_ns, issues,
+                )  # fmt: skip
+                if applied and entry.symbol not in touched:
                     touched.append(entry.symbol)
         elif isinstance(body, RequestRejected):
             issues.append(
@@ -165,17 +174,54 @@ class MarketState:
                     needs_snapshot=False,
                 )
             )
-        if self._max_age_ns > 0 and message.sending_time_ns > 0:
-            age_ns = recv_ns - message.sending_time_ns
+        self._check_age(message.sending_time_ns, message.msg_seq_num, recv_ns, touched, issues)
+        return touched, issues
+
+    def apply_rows(
+        self,
+        msg_type: str,
+        msg_seq_num: int,
+        sending_time_ns: int,
+        snapshot_symbol: str,
+        snapshot_rpt_seq: int,
+        rows: list[list[int]],
+        symbols: list[str],
+        recv_ns: int,
+    ) -> tuple[list[str], list[DataIssue]]:
+        """`apply` for the fast decoder's rows ([action, entry_type, px_e8, size, rpt_seq, ...]):
+        the same rules, without an object per entry."""
+        issues: list[DataIssue] = []
+        touched: list[str] = []
+        if msg_type == "W":
+            self.apply_snapshot_rows(snapshot_symbol, snapshot_rpt_seq, rows, recv_ns)
+            touched.append(snapshot_symbol)
+        else:
+            apply_increment = self._apply_increment
+            for row, symbol in zip(rows, symbols, strict=True):
+                if apply_increment(symbol, row[0], row[1], row[2], row[3], row[4], recv_ns, issues):
+                    if symbol not in touched:
+                        touched.append(symbol)
+        self._check_age(sending_time_ns, msg_seq_num, recv_ns, touched, issues)
+        return touched, issues
+
+    def _check_age(
+        self,
+        sending_time_ns: int,
+        msg_seq_num: int,
+        recv_ns: int,
+        touched: list[str],
+        issues: list[DataIssue],
+    ) -> None:
+        if self._max_age_ns > 0 and sending_time_ns > 0:
+            age_ns = recv_ns - sending_time_ns
             if age_ns > self._max_age_ns:
                 for symbol in touched:
                     self._mark_unusable(
                         symbol,
                         REASON_STALE,
-                        f"message MsgSeqNum(34)={message.msg_seq_num} is {age_ns // 1_000_000} ms old",
+                        f"message MsgSeqNum(34)={msg_seq_num} is {age_ns // 1_000_000} ms old",
                         issues,
                     )
-        return touched, issues
 
     def check_quiet(self, now_ns: int) -> list[DataIssue]:
         """Symbols with no update for stale_after_ms become unusable (stale) until a snapshot."""
@@ -203,33 +249,44 @@ class MarketState:
             book.unusable_reason = reason
             issues.append(DataIssue(symbol=symbol, reason=reason, detail=detail, needs_snapshot=True))
 
-    def _apply_snapshot(self, body: SnapshotReceived, recv_ns: int) -> None:
-        book = self.book(body.symbol)
+    def apply_snapshot_rows(self, symbol: str, rpt_seq: int, rows: list[list[int]], recv_ns: int) -> None:
+        book = self.book(symbol)
         book.bids = {}
         book.asks = {}
         book._dirty = True
-        for entry in body.entries:
-            if entry.entry_type in (ENTRY_BID, ENTRY_OFFER):
-                book._apply_level(entry)
-            elif entry.entry_type == ENTRY_TRADE:
+        for row in rows:
+            entry_type = row[1]
+            if entry_type == ENTRY_BID or entry_type == ENTRY_OFFER:
+                book._apply_level(entry_type, ACTION_NEW, row[2], row[3])
+            elif entry_type == ENTRY_TRADE:
                 # The last trade restated: a price reference, not new flow.
-                book.last_trade_px_e8 = entry.px_e8
-        book.rpt_seq = body.rpt_seq
-        self.waiting.discard(body.symbol)
+                book.last_trade_px_e8 = row[2]
+        book.rpt_seq = rpt_seq
+        self.waiting.discard(symbol)
         book.has_snapshot = True
         book.in_gap = False
         book.usable = True
         book.unusable_reason = ""
         book.last_update_ns = recv_ns
 
-    def _apply_increment(self, entry: BookEntry, recv_ns: int, issues: list[DataIssue]) -> bool:
-        book = self.book(entry.symbol)
+    def _apply_increment(
+        self,
+        symbol: str,
+        action: int,
+        entry_type: int,
+        px_e8: int,
+        size: int,
+        rpt_seq: int,
+        recv_ns: int,
+        issues: list[DataIssue],
+    ) -> bool:
+        book = self.books.get(symbol) or self.book(symbol)
         if not book.has_snapshot:
-            self.waiting.add(entry.symbol)
-            if not issues_has(issues, entry.symbol):
+            self.waiting.add(symbol)
+            if not issues_has(issues, symbol):
                 issues.append(
                     DataIssue(
-                        symbol=entry.symbol,
+                        symbol=symbol,
                         reason=REASON_NO_SNAPSHOT,
                         detail="incremental before any snapshot",
                         needs_snapshot=True,
@@ -238,27 +295,27 @@ class MarketState:
             return False
         if book.in_gap:
             return False
-        if entry.rpt_seq >= 0 and book.rpt_seq >= 0:
-            if entry.rpt_seq <= book.rpt_seq:
+        if rpt_seq >= 0 and book.rpt_seq >= 0:
+            if rpt_seq <= book.rpt_seq:
                 return False
-            if entry.rpt_seq != book.rpt_seq + 1:
+            if rpt_seq != book.rpt_seq + 1:
                 book.in_gap = True
-                self.waiting.add(entry.symbol)
-                detail = f"RptSeq(83) expected {book.rpt_seq + 1} got {entry.rpt_seq}"
+                self.waiting.add(symbol)
+                detail = f"RptSeq(83) expected {book.rpt_seq + 1} got {rpt_seq}"
                 if book.usable:
-                    self._mark_unusable(entry.symbol, REASON_GAP, detail, issues)
+                    self._mark_unusable(symbol, REASON_GAP, detail, issues)
                 else:
                     issues.append(
-                        DataIssue(symbol=entry.symbol, reason=REASON_GAP, detail=detail, needs_snapshot=True)
+                        DataIssue(symbol=symbol, reason=REASON_GAP, detail=detail, needs_snapshot=True)
                     )
                 book.unusable_reason = REASON_GAP
                 return False
-        if entry.rpt_seq >= 0:
-            book.rpt_seq = entry.rpt_seq
-        if entry.entry_type == ENTRY_TRADE:
-            book._apply_trade(entry)
-        elif entry.entry_type in (ENTRY_BID, ENTRY_OFFER):
-            book._apply_level(entry)
+        if rpt_seq >= 0:
+            book.rpt_seq = rpt_seq
+        if entry_type == ENTRY_TRADE:
+            book._apply_trade(px_e8, size)
+        elif entry_type == ENTRY_BID or entry_type == ENTRY_OFFER:
+            book._apply_level(entry_type, action, px_e8, size)
         book.last_update_ns = recv_ns
         return True
 

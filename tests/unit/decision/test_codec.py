@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import quickfix as fix
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gateway.fix.marketdata_codec import decode, decode_raw, sending_time_ns
@@ -114,3 +114,65 @@ def test_sending_time_accepts_milli_micro_and_nano_fractions() -> None:
     assert sending_time_ns("20261129-21:00:00.000001") == T0_NS + 1_000
     with pytest.raises(MarketDataError):
         sending_time_ns("2026-11-29 03:00")
+
+
+def _as_rows(decoded):
+    body = decoded.body
+    entries = body.entries
+    symbol = body.symbol if isinstance(body, SnapshotReceived) else ""
+    rpt_seq = body.rpt_seq if isinstance(body, SnapshotReceived) else -1
+    return (
+        decoded.msg_type, decoded.msg_seq_num, decoded.sending_time_ns, symbol, rpt_seq,
+        [[e.action, e.entry_type, e.px_e8, e.size, e.rpt_seq] for e in entries], [e.symbol for e in entries],
+    )  # fmt: skip
+
+
+def _fast_rows(fast):
+    return (
+        fast.msg_type, fast.msg_seq_num, fast.sending_time_ns, fast.snapshot_symbol, fast.snapshot_rpt_seq,
+        [row[:5] for row in fast.rows], fast.symbols,
+    )  # fmt: skip
+
+
+entry_strategy = st.tuples(
+    st.sampled_from("012"), st.sampled_from("012"), st.sampled_from(["ACME", "BOLT", "CRUX", "X.Y"]),
+    st.decimals(min_value=Decimal("0.01"), max_value=Decimal("99999"), places=2).map(lambda d: f"{d:f}"),
+    st.integers(min_value=0, max_value=10**9), st.integers(min_value=0, max_value=2**40),
+)  # fmt: skip
+
+
+_DICTIONARY_OBJECT = fix.DataDictionary(str(DICTIONARY))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(entry_strategy, min_size=1, max_size=30), st.integers(min_value=1, max_value=2**31 - 1))
+def test_fast_decoder_agrees_with_the_reference_decoder(entries, seq) -> None:
+    from gateway.fix.marketdata_codec import FastDecoder
+
+    message = incremental([Inc(*entry) for entry in entries], seq=seq, sending_ns=T0_NS + seq)
+    dictionary_parsed = fix.Message(message.toString(), _DICTIONARY_OBJECT, False)
+    for candidate in (message, dictionary_parsed):
+        raw = candidate.toString()
+        fast = FastDecoder().decode(raw)
+        assert fast is not None
+        assert _fast_rows(fast) == _as_rows(decode_raw(raw))
+
+
+def test_fast_decoder_agrees_on_snapshots_and_defers_what_it_does_not_read() -> None:
+    from gateway.fix.marketdata_codec import FastDecoder
+
+    decoder = FastDecoder()
+    w = snapshot(
+        "BOLT",
+        rpt_seq=41,
+        bids=[("49.95", 100)],
+        asks=[("50.05", 70)],
+        seq=9,
+        sending_ns=T0_NS,
+        last_trade=("50.00", 10),
+    ).toString()
+    fast = decoder.decode(w)
+    assert fast is not None and _fast_rows(fast) == _as_rows(decode_raw(w))
+    odd_size = incremental([Inc("0", "0", "ACME", "1.00", 1, 1)], seq=2, sending_ns=T0_NS).toString()
+    assert decoder.decode(odd_size.replace("271=1\x01", "271=1.0\x01")) is None  # the reference reads it
+    assert decoder.decode(odd_size.replace("270=1.00", "270=1.x")) is None
