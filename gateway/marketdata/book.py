@@ -198,9 +198,9 @@ class MarketState:
         else:
             apply_increment = self._apply_increment
             for row, symbol in zip(rows, symbols, strict=True):
-                if apply_increment(symbol, row[0], row[1], row[2], row[3], row[4], recv_ns, issues):
-                    if symbol not in touched:
-                        touched.append(symbol)
+                applied = apply_increment(symbol, row[0], row[1], row[2], row[3], row[4], recv_ns, issues)
+                if applied and symbol not in touched:
+                    touched.append(symbol)
         self._check_age(sending_time_ns, msg_seq_num, recv_ns, touched, issues)
         return touched, issues
 
@@ -256,7 +256,7 @@ class MarketState:
         book._dirty = True
         for row in rows:
             entry_type = row[1]
-            if entry_type == ENTRY_BID or entry_type == ENTRY_OFFER:
+            if entry_type in (ENTRY_BID, ENTRY_OFFER):
                 book._apply_level(entry_type, ACTION_NEW, row[2], row[3])
             elif entry_type == ENTRY_TRADE:
                 # The last trade restated: a price reference, not new flow.
@@ -314,7 +314,7 @@ class MarketState:
             book.rpt_seq = rpt_seq
         if entry_type == ENTRY_TRADE:
             book._apply_trade(px_e8, size)
-        elif entry_type == ENTRY_BID or entry_type == ENTRY_OFFER:
+        elif entry_type in (ENTRY_BID, ENTRY_OFFER):
             book._apply_level(entry_type, action, px_e8, size)
         book.last_update_ns = recv_ns
         return True
