@@ -84,7 +84,7 @@ class Gateway:
         import quickfix as fix
 
         from gateway.fix.application import GatewayApplication, SessionRole
-        from gateway.fix.logs import MaskingLogFactory
+        from gateway.fix.logs import MaskingLogFactory, RecentIncoming
         from gateway.fix.settings import write_effective_cfg
 
         config = self.config
@@ -134,7 +134,9 @@ class Gateway:
 
         settings = fix.SessionSettings(str(cfg_path))
         store = fix.FileStoreFactory(settings)
-        self._log_factory = MaskingLogFactory(log_messages=config.gateway.log_fix_messages)
+        recent = RecentIncoming()
+        self.application.recent_incoming = recent
+        self._log_factory = MaskingLogFactory(log_messages=config.gateway.log_fix_messages, recent=recent)
         self._initiator = fix.SocketInitiator(self.application, store, settings, self._log_factory)
         log.info(
             "starting run %d: sessions %s, ledger %s, effective settings %s",
@@ -215,6 +217,11 @@ class Gateway:
                 self._initiator.stop()  # sends Logout(35=5) and waits for the sessions to end
             except Exception:
                 log.exception("stopping the initiator")
+        if self.application is not None:
+            try:
+                self.application.drain_engine_rejects()
+            except Exception:
+                log.exception("quarantining engine rejects")
         if self.sink is not None:
             try:
                 self.sink.close()

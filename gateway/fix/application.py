@@ -18,6 +18,7 @@ manager and the market-data sink; gives a `quickfix.Application` that:
 
 from __future__ import annotations
 
+import collections
 import itertools
 import logging
 import os
@@ -88,6 +89,11 @@ class GatewayApplication(fix.Application):
         self._md_req_ids = itertools.count(1)
         self._logon_event = threading.Condition()
         self.counters: dict[str, int] = {"quarantined": 0, "market_data": 0, "session_rejects": 0}
+        # Reject(35=3) that QuickFIX itself sent for messages that never reached fromApp
+        # (dictionary validation): noted in toAdmin, quarantined later outside the session lock
+        self._engine_rejects: collections.deque[tuple[str, str, str, str]] = collections.deque()
+        self._answered: set[tuple[str, str]] = set()  # (session, seq) already quarantined
+        self.recent_incoming: Any = None  # gateway.fix.logs.RecentIncoming, set by app.py
 
     def attach(self, *, oms: OrderManager, sink: Any) -> None:
         self._oms = oms
@@ -176,7 +182,11 @@ class GatewayApplication(fix.Application):
     def toAdmin(self, message: Any, session_id: Any) -> None:
         # runs under the session's lock: never take the order manager's lock here
         try:
-            if message.getHeader().getField(35) != MsgType.LOGON:
+            msg_type = message.getHeader().getField(35)
+            if msg_type == MsgType.REJECT:
+                self._note_engine_reject(message, session_id.toString())
+                return
+            if msg_type != MsgType.LOGON:
                 return
             role = self._roles.get(session_id.toString())
             if role is None:
@@ -191,6 +201,8 @@ class GatewayApplication(fix.Application):
 
     def fromAdmin(self, message: Any, session_id: Any) -> None:
         try:
+            if self._engine_rejects:
+                self.drain_engine_rejects()
             msg_type = message.getHeader().getField(35)
             if msg_type == MsgType.REJECT:
                 self._on_session_reject(message.toString(), session_id.toString())
@@ -226,6 +238,8 @@ class GatewayApplication(fix.Application):
         key = "?"
         msg_type = "?"
         try:
+            if self._engine_rejects:
+                self.drain_engine_rejects()
             key = session_id.toString()
             msg_type = message.getHeader().getField(35)
             if msg_type in _MD_TYPES:
@@ -254,7 +268,32 @@ class GatewayApplication(fix.Application):
                 key, text, msg_type, BusinessRejectReason.APPLICATION_NOT_AVAILABLE, str(exc)
             )
 
+    def drain_engine_rejects(self) -> None:
+        """Quarantine the messages QuickFIX rejected on its own since the last call."""
+        while self._engine_rejects:
+            key, ref_seq, ref_tag, text = self._engine_rejects.popleft()
+            if (key, ref_seq) in self._answered:
+                self._answered.discard((key, ref_seq))
+                continue
+            raw = (self.recent_incoming.get(key, ref_seq) if self.recent_incoming else None) or ""
+            msg_type = codec.fields_of(raw).get("35", "?") if raw else "?"
+            tag_text = f" (tag {ref_tag})" if ref_tag else ""
+            log.warning("%s: QuickFIX rejected seq %s%s: %s", key, ref_seq, tag_text, text)
+            self._quarantine(
+                key,
+                msg_type,
+                raw or f"34={ref_seq}",
+                f"rejected by QuickFIX before the application: {text}{tag_text}",
+                "Reject(35=3)",
+            )
+
     # --- internals ------------------------------------------------------------------------------
+
+    def _note_engine_reject(self, message: Any, key: str) -> None:
+        ref_seq = message.getField(45) if message.isSetField(45) else ""
+        ref_tag = message.getField(371) if message.isSetField(371) else ""
+        text = message.getField(58) if message.isSetField(58) else ""
+        self._engine_rejects.append((key, ref_seq, ref_tag, text))
 
     def _require_oms(self) -> OrderManager:
         if self._oms is None:
@@ -264,6 +303,7 @@ class GatewayApplication(fix.Application):
     def _answer_unprocessable(self, key: str, msg_type: str, raw: str, exc: MessageError) -> None:
         if exc.tag is not None:
             self._quarantine(key, msg_type, raw, exc.reason, "Reject(35=3)")
+            self._answered.add((key, codec.fields_of(raw).get("34", "")))
             log.warning("%s: %s rejected: %s", key, msg_type, exc.reason)
             # QuickFIX answers this with Reject(35=3), RefSeqNum(45) and RefTagID(371)
             raise fix.IncorrectTagValue(exc.tag)

@@ -59,6 +59,8 @@ class ScriptedVenue(fix.Application):
             {150: "F", 39: "1", 11: cl_ord_id, 32: "0", 31: "100.00", 14: "0", 151: "10"},
             # a report about an order the gateway never sent
             {150: "0", 39: "0", 11: "never-sent", 14: "0", 151: "10"},
+            # an OrdStatus(39) outside the dictionary: QuickFIX rejects it before the application
+            {150: "0", 39: "Z", 11: cl_ord_id, 14: "0", 151: "10"},
             # and a good one
             {150: "F", 39: "2", 11: cl_ord_id, 32: "10", 31: "100.00", 14: "10", 151: "0"},
         ):
@@ -150,13 +152,22 @@ def test_poison_reports_are_quarantined_and_answered_and_the_next_good_one_is_bo
                 ).fetchall()
                 fills = db.execute("SELECT last_qty FROM fills").fetchall()
             assert fills == [(10,)]
-            assert len(quarantined) == 2
-            (bad_seq, bad_reason, bad_answer, bad_raw), (ghost_seq, ghost_reason, ghost_answer, _) = (
-                quarantined
-            )
+            assert len(quarantined) == 3
+            (
+                (bad_seq, bad_reason, bad_answer, bad_raw),
+                (ghost_seq, ghost_reason, ghost_answer, _),
+                (engine_seq, engine_reason, engine_answer, engine_raw),
+            ) = quarantined
+            assert "rejected by QuickFIX" in engine_reason and "(tag 39)" in engine_reason
+            assert engine_answer == "Reject(35=3)" and "|39=Z|" in engine_raw and engine_seq == ghost_seq + 1
             assert "LastQty(32)" in bad_reason and bad_answer == "Reject(35=3)" and "|150=F|" in bad_raw
             assert "never-sent" in ghost_reason and ghost_answer == "BusinessMessageReject(35=j)"
             assert field(rejects[0], 45) == str(bad_seq) and field(rejects[0], 371) == "32"
+            wait_until(lambda: len(venue.messages("3")) >= 2, 5, "the engine's Reject(35=3)")
+            assert (
+                field(venue.messages("3")[1], 45) == str(engine_seq)
+                and field(venue.messages("3")[1], 371) == "39"
+            )
             assert field(business_rejects[0], 45) == str(ghost_seq) and field(business_rejects[0], 372) == "8"
 
             # and it keeps trading: the next order goes through the same way
