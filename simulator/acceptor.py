@@ -158,6 +158,7 @@ class SimulatorApplication(fix.Application):
         faults: Faults,
         agents: MarketAgents,
         password: Callable[[], str | None],
+        username: Callable[[], str | None] = lambda: None,
     ) -> None:
         super().__init__()
         self.venue = venue
@@ -168,6 +169,7 @@ class SimulatorApplication(fix.Application):
         self.subscriptions = SubscriptionRegistry()
         self.lock = threading.RLock()
         self._password = password
+        self._username = username
         self._session_ids: dict[str, fix.SessionID] = {}
         self._counterparty: dict[str, str] = {}
         self._logged_on: set[str] = set()
@@ -214,17 +216,35 @@ class SimulatorApplication(fix.Application):
         reject_reason: str | None = None
         try:
             if header_field(message, 35) == "A":
-                expected = self._password()
-                if expected is not None:
-                    given = field(message, 554) or ""
-                    if not hmac.compare_digest(given.encode(), expected.encode()):
-                        reject_reason = "logon rejected: invalid username or password"
-                        log.warning("%s: logon with a wrong or missing Password(554)", session_id.toString())
+                reject_reason = self._check_credentials(message, session_id.toString())
         except Exception:
             log.exception("fromAdmin failed")
             reject_reason = "logon rejected: internal error"
         if reject_reason is not None:
             raise fix.RejectLogon(reject_reason)
+
+    def _check_credentials(self, logon: fix.Message, key: str) -> str | None:
+        """None when the Logon(35=A) may proceed, else the reason to refuse it.
+
+        With a password required, Password(554) must match it, and Username(553) must name the
+        expected user: the one SimUsernameEnv's variable names, or else the client's CompID
+        (a Logon without Username(553) is then accepted on the password alone)."""
+        expected_password = self._password()
+        expected_user = self._username()
+        if expected_password is None and expected_user is None:
+            return None
+        given_user = field(logon, 553)
+        wanted_user = expected_user or self._counterparty.get(key, "")
+        user_ok = (given_user is None and expected_user is None) or hmac.compare_digest(
+            (given_user or "").encode(), wanted_user.encode()
+        )
+        password_ok = expected_password is None or hmac.compare_digest(
+            (field(logon, 554) or "").encode(), expected_password.encode()
+        )
+        if user_ok and password_ok:
+            return None
+        log.warning("%s: logon refused: wrong or missing Username(553)/Password(554)", key)
+        return "logon rejected: invalid username or password"
 
     def toApp(self, message: fix.Message, session_id: fix.SessionID) -> None:
         # Runs under the session's lock: no venue lock here (quickfix issue 266).

@@ -20,7 +20,7 @@ import quickfix as fix
 from simulator.acceptor import MaskingLogFactory, MessageLogWriter, SimulatorApplication
 from simulator.faults import Faults
 from simulator.liquidity import LiquidityConfig, MarketAgents
-from simulator.settings import SimulatorSettings, expected_password, load_settings
+from simulator.settings import SimulatorSettings, expected_password, expected_username, load_settings
 from simulator.store import VenueStore
 from simulator.venue import Venue
 
@@ -45,6 +45,7 @@ class SimulatorServer:
             faults=self.faults,
             agents=self.agents,
             password=lambda: expected_password(settings),
+            username=lambda: expected_username(settings),
         )
         self._log_writer = MessageLogWriter(settings.message_log_dir)
         self._acceptor: fix.ThreadedSocketAcceptor | None = None

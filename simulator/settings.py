@@ -73,6 +73,7 @@ class SimulatorSettings:
     state_db: Path
     message_log_dir: Path | None
     password_env: str | None
+    username_env: str | None
     faults: Mapping[str, int]
     control_port: int | None
     state_dir: Path
@@ -238,6 +239,7 @@ def load_settings(
         state_db=state_db,
         message_log_dir=message_log_dir,
         password_env=password_env,
+        username_env=sim.get("SimUsernameEnv") or None,
         faults=fault_values,
         control_port=control_port,
         state_dir=effective_dir,
@@ -249,4 +251,12 @@ def expected_password(settings: SimulatorSettings) -> str | None:
     if not settings.password_env:
         return None
     value = os.environ.get(settings.password_env)
+    return value or None
+
+
+def expected_username(settings: SimulatorSettings) -> str | None:
+    """The Logon Username(553) required, from the environment variable SimUsernameEnv names."""
+    if not settings.username_env:
+        return None
+    value = os.environ.get(settings.username_env)
     return value or None

@@ -14,9 +14,9 @@ from tests.support.sim_process import start_simulator
 PASSWORD = "s3cret-Logon-pw-7781"
 
 
-def test_password_is_checked_and_never_logged(tmp_path: Path) -> None:
+def test_username_and_password_are_checked_and_the_password_never_logged(tmp_path: Path) -> None:
     sim = start_simulator(tmp_path, password=PASSWORD)
-    wrong = FixTestClient(tmp_path / "wrong", sim.port, sender="FIXGW", username="gw", password="not-it")
+    wrong = FixTestClient(tmp_path / "wrong", sim.port, sender="FIXGW", username="FIXGW", password="not-it")
     try:
         wrong.start()
         logout = wrong.wait_for(lambda m: m.msg_type == "5", timeout_s=5)
@@ -24,7 +24,18 @@ def test_password_is_checked_and_never_logged(tmp_path: Path) -> None:
         assert "password" in (logout.get(58) or "")
     finally:
         wrong.stop(force=True)
-    right = FixTestClient(tmp_path / "right", sim.port, sender="FIXGW-MD", username="gw", password=PASSWORD)
+    wrong_user = FixTestClient(
+        tmp_path / "user", sim.port, sender="FIXGW", username="someone", password=PASSWORD
+    )
+    try:
+        wrong_user.start()
+        wrong_user.wait_for(lambda m: m.msg_type == "5", timeout_s=5)
+        assert not wrong_user.logged_on, "Username(553) must be the client's CompID"
+    finally:
+        wrong_user.stop(force=True)
+    right = FixTestClient(
+        tmp_path / "right", sim.port, sender="FIXGW-MD", username="FIXGW-MD", password=PASSWORD
+    )
     try:
         right.start()
         right.wait_logged_on(5)
