@@ -262,3 +262,12 @@ def render(summary: Summary, out_dir: Path, *, stem: str = "slippage") -> dict[s
     figure.savefig(paths["png"], dpi=100)
     plt.close(figure)
     return paths
+
+
+def report_for_demo(
+    ledger_path: Path, decision_state_dir: Path, out_dir: Path
+) -> tuple[Summary, dict[str, Path]]:
+    """What the end of the main job calls: summarise (`<decision_state_dir>/features.sqlite`),
+    print-ready text, and the files written by `render`."""
+    summary = summarize(ledger_path, decision_state_dir / "features.sqlite")
+    return summary, render(summary, out_dir)
