@@ -119,7 +119,9 @@ class Gateway:
             for symbol in symbols:
                 routes[symbol] = Route(venue=venue.name, session=venue.order_session)
 
-        self.application = GatewayApplication(roles=roles, clock_ns=self.clock_ns)
+        self.application = GatewayApplication(
+            roles=roles, clock_ns=self.clock_ns, resend_max_age_ms=config.gateway.resend_max_age_ms
+        )
         self.oms = OrderManager(
             ledger=self.ledger,
             sender=self.application,

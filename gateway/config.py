@@ -34,6 +34,9 @@ class GatewaySection:
     host: str | None = None  # overrides SocketConnectHost of every session
     port: int | None = None  # overrides SocketConnectPort of every session
     log_fix_messages: bool = True  # application and admin messages, Password(554) masked
+    # an order message older than this is not resent on a ResendRequest (a gap fill instead):
+    # after a restart, a stale NewOrderSingle must not reach the market; 0 resends everything
+    resend_max_age_ms: int = 30_000
     status_interval_ms: int = 1000
 
 
@@ -194,6 +197,7 @@ def parse_config(data: Mapping[str, Any], source: Path) -> GatewayConfig:
         host=g.string("host"),
         port=_port(g, "port"),
         log_fix_messages=g.boolean("log_fix_messages", True),
+        resend_max_age_ms=g.integer("resend_max_age_ms", 30_000, low=0, high=86_400_000),
         status_interval_ms=g.integer("status_interval_ms", 1000, low=50, high=3_600_000),
     )
     g.finish()

@@ -79,9 +79,12 @@ class GatewayApplication(fix.Application):
         *,
         roles: Mapping[str, SessionRole],
         clock_ns: Callable[[], int] = time.time_ns,
+        resend_max_age_ms: int = 0,
     ) -> None:
         super().__init__()
         self._roles = dict(roles)
+        self._resend_max_age_ns = resend_max_age_ms * 1_000_000
+        self.stale_resends_suppressed = 0
         self._clock_ns = clock_ns
         self._sessions: dict[str, _SessionState] = {key: _SessionState() for key in roles}
         self._oms: OrderManager | None = None
@@ -223,12 +226,27 @@ class GatewayApplication(fix.Application):
                 MsgType.ORDER_CANCEL_REPLACE_REQUEST,
                 MsgType.ORDER_STATUS_REQUEST,
             ):
+                if self._resend_max_age_ns and header.isSetField(43) and header.getField(43) == "Y":
+                    age_ns = self._clock_ns() - codec.utc_timestamp_ns(message.getField(60))
+                    if age_ns > self._resend_max_age_ns:
+                        self.stale_resends_suppressed += 1
+                        log.warning(
+                            "%s: not resending %s(35=%s) %s, %.1f s old: gap fill instead",
+                            session_id.toString(),
+                            "order message",
+                            msg_type,
+                            message.getField(11),
+                            age_ns / 1e9,
+                        )
+                        raise fix.DoNotSend()
                 state = self._sessions.get(session_id.toString())
                 if state is not None:
                     seq = int(header.getField(34))
                     state.sent_by_seq[seq] = (msg_type, message.getField(11))
                     if len(state.sent_by_seq) > 10_000:
                         state.sent_by_seq.pop(next(iter(state.sent_by_seq)))
+        except fix.DoNotSend:
+            raise
         except Exception:
             log.exception("toApp failed")
 

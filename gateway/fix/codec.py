@@ -11,6 +11,7 @@ QuickFIX fills in the rest of the header when the message is sent on a session.
 
 from __future__ import annotations
 
+import calendar
 import re
 from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
@@ -37,6 +38,17 @@ def mask_secrets(text: str) -> str:
 def readable(text: str) -> str:
     """A raw FIX string for people and the ledger: SOH shown as |, secrets masked."""
     return mask_secrets(text).replace(SOH, "|")
+
+
+def utc_timestamp_ns(text: str) -> int:
+    """UTCTimestamp "YYYYMMDD-HH:MM:SS[.fff...]" -> integer ns UTC. Raises ValueError."""
+    if len(text) < 17 or text[8] != "-":
+        raise ValueError(f"not a UTCTimestamp: {text!r}")
+    seconds = calendar.timegm(
+        (int(text[0:4]), int(text[4:6]), int(text[6:8]), int(text[9:11]), int(text[12:14]), int(text[15:17]))
+    )
+    fraction = text[18:] if len(text) > 18 and text[17] == "." else ""
+    return seconds * 1_000_000_000 + (int(fraction.ljust(9, "0")[:9]) if fraction else 0)
 
 
 def fields_of(raw: str) -> dict[str, str]:

@@ -10,6 +10,7 @@ import threading
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
 import quickfix as fix
 
 from tests.integration.gateway.harness import load, running_gateway, wait_until, write_gateway_toml
@@ -21,8 +22,9 @@ REPO_ROOT = Path(__file__).resolve().parents[3]
 class ScriptedVenue(fix.Application):
     """Answers each NewOrderSingle(35=D) with the reports the test scripted; records all it gets."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, ask_resend: bool = False) -> None:
         super().__init__()
+        self.ask_resend = ask_resend
         self.received: list[str] = []
         self.lock = threading.Lock()
         self.exec_ids = iter(range(1, 10_000))
@@ -51,6 +53,15 @@ class ScriptedVenue(fix.Application):
         with self.lock:
             self.received.append(text)
         if message.getHeader().getField(35) != "D":
+            return
+        if self.ask_resend:
+            # pretend the order was lost on the way: ask for it again
+            seq = message.getHeader().getField(34)
+            request = fix.Message()
+            request.getHeader().setField(35, "2")
+            request.setField(7, seq)
+            request.setField(16, "0")
+            threading.Timer(0.05, fix.Session.sendToTarget, args=(request, session_id)).start()
             return
         cl_ord_id = message.getField(11)
         symbol = message.getField(55)
@@ -174,5 +185,47 @@ def test_poison_reports_are_quarantined_and_answered_and_the_next_good_one_is_bo
             again = gateway.oms.submit(symbol="ACME", side="1", qty=10, ord_type="2", price=Decimal("100"))
             wait_until(lambda: (o := gateway.oms.order(again.cl_ord_id)) and o.is_final, 10, "second fill")
             assert gateway.oms.position("ACME").qty == 20
+    finally:
+        acceptor.stop()
+
+
+@pytest.mark.parametrize(("max_age_ms", "resent"), [(1, False), (0, True)])
+def test_stale_order_is_not_resent_after_a_resend_request(tmp_path, max_age_ms, resent):
+    port = free_port()
+    venue = ScriptedVenue(ask_resend=True)
+    settings = fix.SessionSettings(str(acceptor_cfg(tmp_path / "venue", port)))
+    acceptor = fix.ThreadedSocketAcceptor(venue, fix.FileStoreFactory(settings), settings)
+    acceptor.start()
+    try:
+        toml = write_gateway_toml(tmp_path / "gw", port, extra="")
+        text = toml.read_text().replace(
+            "status_interval_ms = 500", f"status_interval_ms = 500\nresend_max_age_ms = {max_age_ms}"
+        )
+        toml.write_text(text)
+        config = load(toml, port)
+        with running_gateway(config) as gateway:
+            result = gateway.oms.submit(symbol="ACME", side="1", qty=1, ord_type="2", price=Decimal("100"))
+            assert result.accepted
+            log = config.gateway.state_dir / "fix-messages.log"
+            if resent:
+                wait_until(
+                    lambda: "|43=Y|" in log.read_text() and "OUT" in log.read_text(), 5, "a PossDup resend"
+                )
+                outgoing = [
+                    line for line in log.read_text().splitlines() if " OUT " in line and "|35=D|" in line
+                ]
+                assert len(outgoing) == 2 and "|43=Y|" in outgoing[1]
+                assert gateway.application.stale_resends_suppressed == 0
+            else:
+                wait_until(
+                    lambda: gateway.application.stale_resends_suppressed == 1, 5, "a suppressed resend"
+                )
+                wait_until(
+                    lambda: "|35=4|" in log.read_text() and "|123=Y|" in log.read_text(), 5, "a gap fill"
+                )
+                outgoing = [
+                    line for line in log.read_text().splitlines() if " OUT " in line and "|35=D|" in line
+                ]
+                assert len(outgoing) == 1
     finally:
         acceptor.stop()
