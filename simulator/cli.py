@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import signal
 import sys
 import threading
@@ -101,11 +100,7 @@ def main(argv: list[str]) -> int:
         print("stopping", flush=True)
         server.stop()
         print("stopped", flush=True)
-    sys.stdout.flush()
-    sys.stderr.flush()
-    # Everything is committed and QuickFIX is stopped; skip interpreter teardown, where
-    # quickfix's SWIG objects were seen to crash the process on exit.
-    os._exit(0)
+    return 0
 
 
 if __name__ == "__main__":
