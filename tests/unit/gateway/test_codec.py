@@ -94,3 +94,13 @@ def test_market_data_request_subscribes_to_bid_offer_trade_for_each_symbol():
         "55=BOLT",
     ):
         assert f"{SOH}{needle}{SOH}" in SOH + text
+
+
+def test_utc_timestamps_parse_to_integer_nanoseconds():
+    from gateway.fix.codec import utc_timestamp_ns
+
+    assert utc_timestamp_ns("19700101-00:00:01") == 1_000_000_000
+    assert utc_timestamp_ns("19700101-00:00:01.250") == 1_250_000_000
+    assert utc_timestamp_ns("19700101-00:00:00.000000007") == 7
+    with pytest.raises(ValueError):
+        utc_timestamp_ns("yesterday")
