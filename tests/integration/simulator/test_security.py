@@ -88,16 +88,21 @@ def test_logon_with_an_empty_password_field_is_not_accepted(venue_process: Simul
     assert "A" not in answer, answer
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the simulator checks Password(554) only; Username(553) is not compared with anything",
+@pytest.mark.parametrize(
+    ("username", "accepted"),
+    [("SOMEONE-ELSE", False), ("FIXGW", False), ("client1", False), ("CLIENT1", True), (None, True)],
+    ids=["stranger", "another-sessions-user", "wrong-case", "own-compid", "absent"],
 )
-def test_logon_with_a_wrong_username_is_rejected(venue_process: SimulatorProcess) -> None:
+def test_logon_username_must_name_the_sessions_own_user(
+    venue_process: SimulatorProcess, username: str | None, accepted: bool
+) -> None:
+    # Without SimUsernameEnv the expected Username(553) is the client's CompID; a Logon without
+    # Username(553) is accepted on the password alone.
     with RawFixSession(venue_process.port, sender_comp_id="CLIENT1") as session:
-        answer = session.logon(username="SOMEONE-ELSE", password=PASSWORD)
+        answer = session.logon(username=username, password=PASSWORD)
         session.logout()
 
-    assert answer.msg_type == "5", str(answer)
+    assert answer.msg_type == ("A" if accepted else "5"), str(answer)
 
 
 def test_failed_logons_do_not_lock_out_the_right_password(venue_process: SimulatorProcess) -> None:
