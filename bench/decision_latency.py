@@ -280,13 +280,9 @@ def main(argv: list[str] | None = None) -> int:
                     paced, achieved, late = run_paced(rig, paced_feed, args.rate)
                     results["paced_decisions"] = len(rig.stages)
                     results["paced"] = (paced, achieved, late)
-                    runner = rig.sink.model.runner
-                    results["bare_run"] = time_calls(lambda r=runner: r.run_one(_zeros()), 3000, warmup=200)
-                    app, session_id, first = rig.app, rig.session_id, increments[0]
-                    app.attach(oms=rig.oms, sink=_EmptySink())
-                    results["empty"] = time_calls(
-                        lambda a=app, m=first, s=session_id: a.fromApp(m, s), 3000, warmup=200
-                    )
+                    results["bare_run"] = time_calls(_bare_run(rig.sink.model.runner), 3000, warmup=200)
+                    rig.app.attach(oms=rig.oms, sink=_EmptySink())
+                    results["empty"] = time_calls(_empty_callback(rig, increments[0]), 3000, warmup=200)
             finally:
                 rig.close()
 
@@ -355,6 +351,16 @@ class _EmptySink:
 
     def close(self) -> None:
         pass
+
+
+def _bare_run(runner: Any) -> Any:
+    row = _zeros()
+    return lambda: runner.run_one(row)
+
+
+def _empty_callback(rig: Rig, message: fix.Message) -> Any:
+    app, session_id = rig.app, rig.session_id
+    return lambda: app.fromApp(message, session_id)
 
 
 def _zeros() -> Any:

@@ -14,6 +14,7 @@ feature store and the tick log every `store_flush_ms`, so the callback never wai
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import math
@@ -27,7 +28,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 
 from gateway.decision import fallback
 from gateway.decision.config import DecisionConfig
@@ -381,7 +381,7 @@ class DecisionSink:
         t_book = time.perf_counter_ns()
         books = self._market.books
         positions = []
-        features: list[npt.NDArray[np.float64]] = []
+        features: list[bytes] = []
         kept: list[str] = []
         batch = self._batch
         for symbol in symbols:
@@ -406,8 +406,8 @@ class DecisionSink:
                 self._ticklog.decision(
                     recv_ns, symbol, self._decision_no, qty, avg_cost_e8, realized_e8, max_position
                 )
-            batch[len(kept), :] = vector[self._input_index]
-            features.append(vector.copy())
+            batch[len(kept), :] = vector[kernels.MODEL_INPUT_SLICE]
+            features.append(vector.tobytes())
             positions.append(qty)
             kept.append(symbol)
         first_no = self._decision_no - len(kept) + 1
@@ -506,7 +506,7 @@ class DecisionSink:
                     book.rpt_seq,
                     sending_time_ns,
                     book.mid_e8() or 0,
-                    features[i].tobytes(),
+                    features[i],
                     model_version,
                     outputs[i] if outputs[i] is not None and math.isfinite(outputs[i] or 0.0) else None,
                     targets[i],
@@ -746,7 +746,10 @@ class DecisionSink:
             log.warning(fmt, *args)
 
 
+@functools.lru_cache(maxsize=4096)
 def _e8(value: Decimal) -> int:
+    # Cached: a position's avg_cost and realized PnL change only with fills, and the Decimal
+    # arithmetic costs more than the lookup.
     return int(value.scaleb(8).to_integral_value())
 
 

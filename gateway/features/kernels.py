@@ -47,6 +47,9 @@ N_FEATURES: Final = len(FEATURE_NAMES)
 # Raw price levels differ per symbol and say nothing about direction: models see the rest.
 MODEL_INPUT_NAMES: Final = tuple(name for name in FEATURE_NAMES if name not in ("mid", "microprice"))
 MODEL_INPUT_INDEX: Final = np.array([FEATURE_NAMES.index(name) for name in MODEL_INPUT_NAMES], dtype=np.int64)
+# The model inputs are the vector's tail: a slice (a view) is cheaper than fancy indexing.
+MODEL_INPUT_SLICE: Final = slice(2, len(FEATURE_NAMES))
+assert FEATURE_NAMES[MODEL_INPUT_SLICE] == MODEL_INPUT_NAMES
 
 # State layout
 _S_COUNT: Final = 0

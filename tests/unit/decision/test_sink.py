@@ -473,3 +473,25 @@ def test_a_shipped_model_whose_file_does_not_match_its_metadata_is_refused(tmp_p
     with pytest.raises(RegistryError, match="does not match its metadata"):
         registry.ensure_default(shipped)
     registry.close()
+
+
+def test_market_data_request_reject_is_recorded(tmp_path, orders, closing) -> None:
+    import quickfix as fix
+
+    sink = _sink(tmp_path, orders, constant_model_bytes(1.0))
+    closing.append(sink)
+    reject = fix.Message()
+    header = reject.getHeader()
+    header.setField(fix.BeginString("FIX.4.4"))
+    header.setField(fix.MsgType("Y"))
+    header.setField(34, "7")
+    header.setField(52, "20261129-21:00:00.000")
+    reject.setField(262, "md-9")
+    reject.setField(281, "0")
+    reject.setField(58, "unknown symbol ZZZ")
+
+    sink.on_market_data(reject, "s", T0_NS)
+
+    assert _rows(sink, "SELECT reason, detail FROM md_events") == [
+        ("md_request_rejected", "MDReqID(262)=md-9 reason=0 unknown symbol ZZZ")
+    ]
