@@ -88,6 +88,22 @@ def test_logon_with_an_empty_password_field_is_not_accepted(venue_process: Simul
     assert "A" not in answer, answer
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="known issue: a garbled Logon leaves its connection open and bound to the session, so the "
+    "real client's Logon is refused until that connection goes (see docs/readme/bench.md)",
+)
+def test_garbled_logon_does_not_keep_the_real_client_out(venue_process: SimulatorProcess) -> None:
+    with RawFixSession(venue_process.port, sender_comp_id="CLIENT1") as squatter:
+        squatter.send("A", [(98, "0"), (108, "30"), (141, "Y"), (553, "CLIENT1"), (554, "")])
+        with RawFixSession(venue_process.port, sender_comp_id="CLIENT1") as real:
+            answer = logon_answer(real, username="CLIENT1", password=PASSWORD, timeout_s=2.0)
+            if answer[:1] == ["A"]:
+                real.logout()
+
+    assert answer[:1] == ["A"], answer
+
+
 @pytest.mark.parametrize(
     ("username", "accepted"),
     [("SOMEONE-ELSE", False), ("FIXGW", False), ("client1", False), ("CLIENT1", True), (None, True)],
