@@ -176,7 +176,11 @@ class FixTestClient:
         client = cls(directory, port, **options)  # type: ignore[arg-type]
         client.start()
         if wait_logon:
-            client.wait_logged_on()
+            try:
+                client.wait_logged_on()
+            except BaseException:
+                client.stop(force=True)  # a started engine left behind crashes the process at exit
+                raise
         return client
 
     # -- lifecycle -------------------------------------------------------------------------

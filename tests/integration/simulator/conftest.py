@@ -24,12 +24,15 @@ def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimulatorServer]:
     settings = load_settings(
         SIM_CONFIG, port=free_port(), seed=7, state_dir=state, control_port=0, md_interval_ms=20
     )
-    server = SimulatorServer(settings)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
+    with pytest.MonkeyPatch.context() as environment:
+        # A FIXSIM_PASSWORD in the developer's shell would make every logon here fail.
+        environment.delenv("FIXSIM_PASSWORD", raising=False)
+        server = SimulatorServer(settings)
+        server.start()
+        try:
+            yield server
+        finally:
+            server.stop()
 
 
 @pytest.fixture(autouse=True)
