@@ -336,8 +336,7 @@ class OrderManager:
 
     def order(self, cl_ord_id: str) -> Order | None:
         with self._lock:
-            key = self._order_key_by_cl_ord_id.get(cl_ord_id, cl_ord_id)
-            return self._orders.get(key) or self._ledger.order(key)
+            return self._find_order(cl_ord_id, None)
 
     def mark(self, symbol: str, price: Decimal) -> None:
         """Mark a position to the market (for unrealized PnL); not written to the ledger."""
@@ -411,7 +410,7 @@ class OrderManager:
                 self._positions[order.symbol] = position
             self._count(order, report, transition)
             if updated.is_final:
-                self._orders.pop(order.order_key, None)
+                self._forget(order.order_key)
                 if not was_final:
                     self._observer.order_finished(updated)
             else:
@@ -478,7 +477,7 @@ class OrderManager:
                 self._ledger.set_request_state(ref_id, "rejected", text, now)
                 self._ledger.update_order(updated)
             if updated.is_final:
-                self._orders.pop(order.order_key, None)
+                self._forget(order.order_key)
                 self._observer.order_finished(updated)
             else:
                 self._orders[order.order_key] = updated
@@ -499,6 +498,13 @@ class OrderManager:
             )
 
     # --- internals ------------------------------------------------------------------------------
+
+    def _forget(self, order_key: str) -> None:
+        """Drop a final order from memory; late reports about it are matched through the ledger."""
+        self._orders.pop(order_key, None)
+        stale = [cl for cl, key in self._order_key_by_cl_ord_id.items() if key == order_key]
+        for cl_ord_id in stale:
+            del self._order_key_by_cl_ord_id[cl_ord_id]
 
     def _next_cl_ord_id(self) -> str:
         # the run id comes from the ledger's run counter, so ids never repeat across restarts
