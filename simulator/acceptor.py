@@ -60,11 +60,18 @@ def mask_secrets(raw: str) -> str:
     return _SECRET_FIELDS.sub(lambda match: f"{match.group(1)}=***", raw)
 
 
-class MessageLogWriter:
-    """One line per message or session event, secrets masked, SOH shown as |."""
+_MARKET_DATA_TYPES = ("\x0135=W\x01", "\x0135=X\x01")
 
-    def __init__(self, directory: Path | None) -> None:
+
+class MessageLogWriter:
+    """One line per message or session event, secrets masked, SOH shown as |.
+
+    Outgoing market data (W, X) is left out unless `market_data` is set: at hundreds of messages
+    a second it would drown everything else."""
+
+    def __init__(self, directory: Path | None, *, market_data: bool = False) -> None:
         self._lock = threading.Lock()
+        self._market_data = market_data
         self._file = None
         if directory is not None:
             directory.mkdir(parents=True, exist_ok=True)
@@ -74,6 +81,8 @@ class MessageLogWriter:
         if direction == "event":
             log.info("%s: %s", session, mask_secrets(text))
         if self._file is None:
+            return
+        if direction == "out" and not self._market_data and any(t in text for t in _MARKET_DATA_TYPES):
             return
         line = f"{time.strftime('%Y%m%d-%H:%M:%S')} {session} {direction} {mask_secrets(text)}"
         with self._lock:

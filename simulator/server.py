@@ -47,7 +47,9 @@ class SimulatorServer:
             password=lambda: expected_password(settings),
             username=lambda: expected_username(settings),
         )
-        self._log_writer = MessageLogWriter(settings.message_log_dir)
+        self._log_writer = MessageLogWriter(
+            settings.message_log_dir, market_data=settings.message_log_market_data
+        )
         self._acceptor: fix.ThreadedSocketAcceptor | None = None
         self._stop_event = threading.Event()
         self._market_paused = threading.Event()

@@ -72,6 +72,7 @@ class SimulatorSettings:
     md_interval_ms: float
     state_db: Path
     message_log_dir: Path | None
+    message_log_market_data: bool
     password_env: str | None
     username_env: str | None
     faults: Mapping[str, int]
@@ -238,6 +239,7 @@ def load_settings(
         md_interval_ms=interval,
         state_db=state_db,
         message_log_dir=message_log_dir,
+        message_log_market_data=sim.get("SimMessageLogMarketData", "N").upper().startswith("Y"),
         password_env=password_env,
         username_env=sim.get("SimUsernameEnv") or None,
         faults=fault_values,
