@@ -185,6 +185,7 @@ class SimulatorApplication(fix.Application):
         self._received: dict[str, int] = {}
         self._flags = _SendFlags()
         self.messages_sent = 0
+        self._trading_date = venue.trading_date()
         faults.on_change(self._fault_changed)
 
     # -- QuickFIX callbacks ----------------------------------------------------------------
@@ -493,8 +494,14 @@ class SimulatorApplication(fix.Application):
                 )
 
     def market_step(self) -> None:
-        """One tick of the market timer: background agents act, faults that act on a timer fire."""
+        """One tick of the market timer: the trading day may end, background agents act, faults
+        that act on a timer fire."""
         with self.lock:
+            today = self.venue.trading_date()
+            if today != self._trading_date:
+                # Midnight UTC: Day orders of the day before expire (ExecType=C).
+                self.process(self.venue.expire_day_orders(before_date=today))
+                self._trading_date = today
             self.process(self.agents.step(self.venue))
             if self.faults.get("unsolicited_cancel") and self.venue.working_client_orders():
                 self.faults.consume("unsolicited_cancel")

@@ -5,9 +5,12 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from simulator.book import BookSide
 from simulator.instruments import default_instruments
+from simulator.liquidity import MarketAgents
 from simulator.venue import (
     CancelRejectOut,
     CancelRequest,
@@ -459,3 +462,48 @@ def test_rpt_seq_increases_by_one_per_symbol_per_entry(venue: Venue) -> None:
         seqs = [e.rpt_seq for e in entries if e.symbol == symbol]
         assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))
     assert venue.snapshot("ACME").rpt_seq == max(e.rpt_seq for e in entries if e.symbol == "ACME")
+
+
+# -- Properties over random order flow -------------------------------------------------------
+
+_client_order = st.tuples(
+    st.sampled_from(["FIXGW", "CLIENT1"]),
+    st.sampled_from(["1", "2", "5"]),
+    st.integers(min_value=-8, max_value=8),  # ticks from the reference price
+    st.integers(min_value=1, max_value=400),
+    st.sampled_from(["0", "1", "3", "4", "market"]),
+    st.integers(min_value=0, max_value=3),  # background steps before the order
+)
+
+
+@given(st.lists(_client_order, min_size=1, max_size=40), st.integers(min_value=0, max_value=5))
+def test_random_flow_keeps_orders_fills_and_positions_consistent(
+    flow: list[tuple[str, str, int, int, str, int]], seed: int
+) -> None:
+    instruments = default_instruments()
+    venue = Venue(instruments, clock_ns=Clock())
+    agents = MarketAgents(instruments, seed)
+    exec_ids: list[str] = []
+    for number, (account, side, offset, qty, tif, steps) in enumerate(flow):
+        for _ in range(steps):
+            exec_ids += [r.exec_id for r in reports(agents.step(venue))]
+        price = None if tif == "market" else str(instruments["ACME"].to_price(10000 + offset))
+        time_in_force = "0" if tif == "market" else tif
+        request = order(f"o{number}", side=side, qty=qty, price=price, tif=time_in_force, account=account)
+        exec_ids += [r.exec_id for r in reports(venue.new_order(request))]
+        assert not venue.books["ACME"].is_crossed()
+    assert len(exec_ids) == len(set(exec_ids)), "ExecIDs are unique"
+    fills = venue.fills()
+    for record in venue.orders():
+        own = [f.last_qty for f in fills if f.order_id == record.order_id]
+        assert record.cum_qty == sum(own)
+        if record.status in ("0", "1"):
+            assert record.cum_qty + record.leaves_qty == record.order_qty
+            resting = venue.books["ACME"].order(record.order_id)
+            assert resting is not None and resting.qty == record.leaves_qty
+        else:
+            assert record.leaves_qty == 0 and record.cum_qty <= record.order_qty
+    for account in ("FIXGW", "CLIENT1"):
+        signed = sum(f.last_qty if f.side == "1" else -f.last_qty for f in fills if f.account == account)
+        position = venue.positions(account).get("ACME")
+        assert (position.qty if position else 0) == signed
