@@ -95,11 +95,20 @@ class MessageLogWriter:
                 self._file = None
 
 
+# QuickFIX's event when a peer that has not logged on sent something it had to reject (a garbled
+# Logon, for one). QuickFIX then keeps the connection, bound to the session, which keeps the real
+# client out until that peer goes away; the simulator drops such a connection instead.
+_REJECT_BEFORE_LOGON = "Tried to send a reject while not logged on"
+
+
 class MaskingLog(fix.Log):
-    def __init__(self, writer: MessageLogWriter, session: str) -> None:
+    def __init__(
+        self, writer: MessageLogWriter, session: str, on_reject_before_logon: Callable[[str], None]
+    ) -> None:
         super().__init__()
         self._writer = writer
         self._session = session
+        self._on_reject_before_logon = on_reject_before_logon
 
     def clear(self) -> None:
         return None
@@ -115,6 +124,11 @@ class MaskingLog(fix.Log):
 
     def onEvent(self, text: str) -> None:
         self._safe("event", text)
+        if text.startswith(_REJECT_BEFORE_LOGON):
+            try:
+                self._on_reject_before_logon(self._session)
+            except Exception:
+                log.exception("dropping a connection that was not logged on failed")
 
     def _safe(self, direction: str, text: str) -> None:
         try:
@@ -124,14 +138,17 @@ class MaskingLog(fix.Log):
 
 
 class MaskingLogFactory(fix.LogFactory):
-    def __init__(self, writer: MessageLogWriter) -> None:
+    def __init__(
+        self, writer: MessageLogWriter, on_reject_before_logon: Callable[[str], None] = lambda _key: None
+    ) -> None:
         super().__init__()
         self._writer = writer
+        self._on_reject_before_logon = on_reject_before_logon
         self._logs: list[MaskingLog] = []  # QuickFIX holds raw pointers: keep them alive
 
     def create(self, *args: Any) -> MaskingLog:
         session = args[0].toString() if args else "global"
-        created = MaskingLog(self._writer, session)
+        created = MaskingLog(self._writer, session, self._on_reject_before_logon)
         # Hand ownership to C++ (without this the engine hung at start, and crashed later);
         # the list keeps the Python side alive as long as the factory.
         created.__disown__()
@@ -590,6 +607,16 @@ class SimulatorApplication(fix.Application):
         log.info("%s: fault disconnect_after_n=%d: dropping the connection", key, limit)
         # Not from inside this session's own callback: disconnect from another thread.
         threading.Thread(target=_disconnect, args=(session_id,), name="fault-disconnect", daemon=True).start()
+
+    def drop_if_not_logged_on(self, key: str) -> None:
+        """Close the connection of a session whose peer has not logged on (see MaskingLog)."""
+        session_id = self._session_ids.get(key)
+        if session_id is None or key in self._logged_on:
+            return
+        log.warning("%s: peer sent a message QuickFIX rejected before logon: dropping it", key)
+        threading.Thread(
+            target=_disconnect, args=(session_id,), name="drop-unauthenticated", daemon=True
+        ).start()
 
     # -- lifecycle helpers -----------------------------------------------------------------
 

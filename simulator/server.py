@@ -72,7 +72,7 @@ class SimulatorServer:
             self.app.process(self.venue.expire_day_orders(before_date=self.venue.trading_date()))
         quickfix_settings = fix.SessionSettings(str(self.settings.effective_config))
         store_factory = fix.FileStoreFactory(quickfix_settings)
-        log_factory = MaskingLogFactory(self._log_writer)
+        log_factory = MaskingLogFactory(self._log_writer, self.app.drop_if_not_logged_on)
         self._log_factory = log_factory  # QuickFIX keeps a raw pointer
         self._acceptor = fix.ThreadedSocketAcceptor(self.app, store_factory, quickfix_settings, log_factory)
         self._acceptor.start()

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.fix_client import FixTestClient
+from tests.support.raw_fix import RawFixSession
 from tests.support.sim_process import start_simulator
 
 PASSWORD = "s3cret-Logon-pw-7781"
@@ -59,4 +60,19 @@ def test_compids_not_in_the_settings_file_cannot_log_on(tmp_path: Path, sender: 
         assert sim.control.sessions() == []
     finally:
         stranger.stop(force=True)
+        sim.stop()
+
+
+def test_a_garbled_logon_does_not_keep_the_real_client_out(tmp_path: Path) -> None:
+    sim = start_simulator(tmp_path)
+    try:
+        with RawFixSession(sim.port, sender_comp_id="CLIENT1") as squatter:
+            # Password(554) without a value: QuickFIX rejects the Logon before any callback runs,
+            # and would keep this connection bound to CLIENT1; the simulator drops it.
+            squatter.send("A", [(98, "0"), (108, "30"), (141, "Y"), (553, "CLIENT1"), (554, "")])
+            squatter.wait_closed(timeout_s=5)
+            real = FixTestClient.start_new(tmp_path / "real", sim.port, sender="CLIENT1")
+            real.stop(force=True)
+        assert "rejected before logon: dropping it" in sim.output()
+    finally:
         sim.stop()
