@@ -106,7 +106,7 @@ class HandedToQuickFix:
 class Rig:
     """fromApp -> sink -> order manager -> ledger, plus a venue that fills every order."""
 
-    def __init__(self, work: Path, *, tracing: bool, name: str) -> None:
+    def __init__(self, work: Path, *, tracing: bool, name: str, trade: bool = True) -> None:
         from gateway.config import LimitsSection
         from gateway.decision import build_sink, decision_table_default
         from gateway.domain.ports import SinkContext
@@ -129,6 +129,7 @@ class Rig:
         table = {
             **decision_table_default(),
             "tracing": tracing,
+            "trade": trade,
             "budget_us": 100_000,
             "stale_after_ms": 0,
             "max_md_age_ms": 0,
@@ -263,6 +264,7 @@ def main(argv: list[str] | None = None) -> int:
     snapshots, warmup = messages[:3], messages[3 : 3 + warm]
     increments, paced_feed = messages[3 + warm : 3 + warm + count], messages[3 + warm + count :]
     report = Report("decision_latency")
+    codec_figures(increments, report)
     with tempfile.TemporaryDirectory(prefix="fixgw-bench-decision-") as tmp:
         work = Path(tmp)
         results: dict[str, Any] = {}
@@ -276,15 +278,25 @@ def main(argv: list[str] | None = None) -> int:
                 callback, orders = run_phase(rig, increments)
                 results[label] = (callback, orders, list(rig.stages), rig.sink.stats)
                 if not tracing:
-                    rig.stages.clear()
-                    paced, achieved, late = run_paced(rig, paced_feed, args.rate)
-                    results["paced_decisions"] = len(rig.stages)
-                    results["paced"] = (paced, achieved, late)
                     results["bare_run"] = time_calls(_bare_run(rig.sink.model.runner), 3000, warmup=200)
                     rig.app.attach(oms=rig.oms, sink=_EmptySink())
                     results["empty"] = time_calls(_empty_callback(rig, increments[0]), 3000, warmup=200)
             finally:
                 rig.close()
+        # Sustained rate: a decision on every message, in shadow mode (decide and record, send
+        # nothing), so the figure is the decision path's and not the order manager's ledger.
+        rig = Rig(work, tracing=False, name="shadow", trade=False)
+        try:
+            run_phase(rig, snapshots)
+            run_phase(rig, warmup)
+            idle, _ = run_phase(rig, increments)
+            rig.stages.clear()
+            paced, achieved, late = run_paced(rig, paced_feed, args.rate)
+            results["paced_decisions"] = len(rig.stages)
+            results["paced"] = (paced, achieved, late)
+            results["shadow_idle"] = idle
+        finally:
+            rig.close()
 
     empty = LatencyStats.from_samples_ns("empty fromApp callback", results["empty"])
     bare = LatencyStats.from_samples_ns("bare InferenceSession.run", results["bare_run"])
@@ -318,9 +330,9 @@ def main(argv: list[str] | None = None) -> int:
         }
     paced, achieved, late = results["paced"]
     paced_stats = LatencyStats.from_samples_ns(
-        f"paced {args.rate:.0f} msg/s: arrival -> callback returns", paced
+        f"shadow paced {args.rate:.0f} msg/s: arrival -> callback returns", paced
     )
-    idle_stats = LatencyStats.from_samples_ns("idle", results["tracing off"][0])
+    idle_stats = LatencyStats.from_samples_ns("shadow, back to back", results["shadow_idle"])
     report.add_latency(paced_stats, baselines=[idle_stats])
     note = f"{late} of {len(paced)} messages started late, {results['paced_decisions']} decision runs"
     report.add_value(
@@ -354,8 +366,56 @@ class _EmptySink:
 
 
 def _bare_run(runner: Any) -> Any:
-    row = _zeros()
-    return lambda: runner.run_one(row)
+    import numpy as np
+
+    row = np.zeros((1, runner.n_inputs), dtype=np.float32)
+    return lambda: runner.run_plain(row)
+
+
+def codec_figures(messages: list[fix.Message], report: Report) -> None:
+    """The ways to read an X message, on the same messages: typed getters through SWIG, getField
+    by tag with group iteration, toString + the Python reference parser, toString + numba."""
+    from gateway.fix.marketdata_codec import FastDecoder, decode_raw
+
+    decoder = FastDecoder()
+    decoder.warm()
+    sample = messages[: min(400, len(messages))]
+
+    def by_tag(message: fix.Message) -> None:
+        group = fix.Group(268, 279)
+        count = int(message.getField(268))
+        for i in range(1, count + 1):
+            message.getGroup(i, group)
+            for tag in (279, 269, 55, 270, 271, 83):
+                group.getField(tag)
+
+    def typed(message: fix.Message) -> None:
+        group = fix.Group(268, 279)
+        count = int(message.getField(268))
+        for i in range(1, count + 1):
+            message.getGroup(i, group)
+            for field in (fix.MDUpdateAction(), fix.MDEntryType(), fix.Symbol(), fix.MDEntryPx(),
+                          fix.MDEntrySize(), fix.RptSeq()):  # fmt: skip
+                group.getField(field)
+
+    entries = sum(int(m.getField(268)) for m in sample) / len(sample)
+    ways = (
+        ("typed getters + getGroup", typed),
+        ("getField(tag) + getGroup", by_tag),
+        ("toString + Python parser", lambda m: decode_raw(m.toString())),
+        ("toString + numba parser (used)", lambda m: decoder.decode(m.toString())),
+    )
+    stats = []
+    for name, read in ways:
+        samples = []
+        for message in sample:
+            start = time.perf_counter_ns()
+            read(message)
+            samples.append(time.perf_counter_ns() - start)
+        stats.append(LatencyStats.from_samples_ns(f"codec: {name}", samples))
+    for item in stats[:-1]:
+        report.add_latency(item, note=f"{entries:.1f} entries per X")
+    report.add_latency(stats[-1], baselines=[stats[1]], note=f"{entries:.1f} entries per X")
 
 
 def _empty_callback(rig: Rig, message: fix.Message) -> Any:

@@ -70,17 +70,40 @@ class OnnxRunner:
                 "feature_schema_mismatch", f"{path}: input shape {shape}, the feature schema gives {n_inputs}"
             )
         self.input_name: str = inputs[0].name
-        self.output_name: str = self._session.get_outputs()[0].name
+        output = self._session.get_outputs()[0]
+        self.output_name: str = output.name
+        self._output_rank = len(output.shape) if isinstance(output.shape, list) and output.shape else 2
         self.n_inputs = n_inputs
-        self._single = np.zeros((1, n_inputs), dtype=np.float32)
+        # rows -> (input buffer, output buffer, binding). IO binding with buffers allocated once
+        # skips the per-call input validation and output allocation of `InferenceSession.run`
+        # (about 15 us instead of 27 us per run here).
+        self._bound: dict[int, tuple[npt.NDArray[np.float32], npt.NDArray[np.float32], object]] = {}
+
+    def _binding(self, rows: int) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32], object]:
+        bound = self._bound.get(rows)
+        if bound is None:
+            inputs = np.zeros((rows, self.n_inputs), dtype=np.float32)
+            outputs = np.zeros((rows, 1) if self._output_rank == 2 else (rows,), dtype=np.float32)
+            binding = self._session.io_binding()
+            binding.bind_cpu_input(self.input_name, inputs)
+            binding.bind_ortvalue_output(self.output_name, ort.OrtValue.ortvalue_from_numpy(outputs))
+            bound = self._bound[rows] = (inputs, outputs, binding)
+        return bound
 
     def run(self, batch: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
         """batch (rows, n_inputs) float32 -> one float64 output per row."""
+        inputs, outputs, binding = self._binding(len(batch))
+        np.copyto(inputs, batch)
+        self._session.run_with_iobinding(binding)
+        return outputs.astype(np.float64).reshape(-1)
+
+    def run_one(self, inputs: npt.NDArray[np.float64] | npt.NDArray[np.float32]) -> float:
+        bound_inputs, outputs, binding = self._binding(1)
+        bound_inputs[0, :] = inputs
+        self._session.run_with_iobinding(binding)
+        return float(outputs.flat[0])
+
+    def run_plain(self, batch: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
+        """`InferenceSession.run` without binding: the benchmark's bare-run baseline."""
         result = self._session.run([self.output_name], {self.input_name: batch})[0]
         return np.asarray(result, dtype=np.float64).reshape(-1)
-
-    def run_one(self, inputs: npt.NDArray[np.float64]) -> float:
-        single = self._single
-        single[0, :] = inputs
-        result = self._session.run([self.output_name], {self.input_name: single})[0]
-        return float(result.reshape(-1)[0])

@@ -366,7 +366,7 @@ def test_inference_exception_in_the_callback_falls_back_and_the_next_healthy_run
         ("ACME", "enter", "inference_error"),
         ("ACME", "exit", "inference_error"),
     ]
-    assert "Reshape" in events[0][3] or "reshape" in events[0][3]
+    assert "Error" in events[0][3] or "Fail" in events[0][3]  # onnxruntime's own message, kept
 
 
 def test_kill_switch_lets_cancels_through_and_stops_new_orders(tmp_path, orders, closing) -> None:
