@@ -22,6 +22,22 @@ _PATH_KEYS_FOR_STATE = ("FileStorePath", "FileLogPath")
 _DICTIONARY_KEYS = ("DataDictionary", "TransportDataDictionary", "AppDataDictionary")
 
 
+KNOWN_SIM_KEYS = frozenset(
+    {
+        "SimSeed",
+        "SimSymbols",
+        "SimBookLevels",
+        "SimMarketDataIntervalMs",
+        "SimStateDb",
+        "SimPasswordEnv",
+        "SimUsernameEnv",
+        "SimControlPort",
+        "SimMessageLog",
+        "SimMessageLogMarketData",
+    }
+)
+
+
 class SettingsError(ValueError):
     """A settings file or an override that cannot be used; the message names the key."""
 
@@ -144,6 +160,10 @@ def load_settings(
         state_root.mkdir(parents=True, exist_ok=True)
 
     sim = {k: v for k, v in defaults.values.items() if k.startswith("Sim")}
+    for key in sim:
+        if key not in KNOWN_SIM_KEYS and not key.startswith("SimFault"):
+            known = ", ".join(sorted(KNOWN_SIM_KEYS))
+            raise SettingsError(f"{config_path}: unknown setting {key} (known: {known}, SimFault<Name>)")
     for section in session_sections:
         stray = [k for k in section.values if k.startswith("Sim")]
         if stray:

@@ -63,6 +63,10 @@ def test_cfg_from_another_directory_still_finds_the_dictionary(
         ),
         ("[DEFAULT]\n[SESSION]\nSenderCompID=A\nTargetCompID=B\n", "SocketAcceptPort"),
         ("[DEFAULT]\nSocketAcceptPort=1\n[SESSION]\nSimSeed=3\n", "belongs in [DEFAULT]"),
+        (
+            "[DEFAULT]\nSimSeeed=3\n[SESSION]\nSenderCompID=A\nTargetCompID=B\nSocketAcceptPort=1\n",
+            "SimSeeed",
+        ),
     ],
 )
 def test_bad_settings_name_the_problem(tmp_path: Path, text: str, message: str) -> None:
