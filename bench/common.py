@@ -372,11 +372,15 @@ def write_plots(results_dir: Path | None = None) -> list[Path]:
     """
     directory = results_dir if results_dir is not None else results_dir_from_env()
     results = load_results(directory / RESULTS_FILE_NAME)
-    curves: list[tuple[str, list[float], list[float]]] = []
+    panels: list[tuple[str, list[tuple[str, list[float], list[float]]]]] = []
     for bench_name, section in sorted(results.get("benchmarks", {}).items()):
-        for name, latency in section.get("latencies", {}).items():
-            curves.append((f"{bench_name}: {name}", latency["cdf_pct"], latency["cdf_us"]))
-    if not curves:
+        curves = [
+            (name, latency["cdf_pct"], latency["cdf_us"])
+            for name, latency in section.get("latencies", {}).items()
+        ]
+        if curves:
+            panels.append((bench_name, curves))
+    if not panels:
         return []
 
     import matplotlib
@@ -384,21 +388,28 @@ def write_plots(results_dir: Path | None = None) -> list[Path]:
     matplotlib.use("Agg")  # files only, no display needed
     import matplotlib.pyplot as plt
 
-    figure, axis = plt.subplots(figsize=(10, 6))
-    for label, pcts, values in curves:
-        # x: latency, y: "fraction of round trips slower than x" on a log scale, so the tail shows.
-        tail = [max(100.0 - p, 0.01) for p in pcts]
-        axis.plot(values, tail, label=label)
-    axis.set_xscale("log")
-    axis.set_yscale("log")
-    axis.set_xlabel("latency (us, log)")
-    axis.set_ylabel("% of samples slower (log)")
-    axis.set_title("fixgw benchmarks: latency distributions, measured in one run")
-    axis.grid(True, which="both", alpha=0.3)
-    axis.legend(fontsize="small")
+    # One panel per benchmark, sharing the latency axis, legends outside: a benchmark's curves
+    # are read against each other (and its baselines), and the panels against one another.
+    figure, axes = plt.subplots(len(panels), 1, figsize=(13, 3.4 * len(panels)), sharex=True, squeeze=False)
+    # tab10 first (strong colours), then tab20's lighter shades for panels with many curves.
+    colours = [plt.get_cmap("tab10")(index) for index in range(10)]
+    colours += [plt.get_cmap("tab20")(2 * index + 1) for index in range(10)]
+    for axis, (bench_name, curves) in zip(axes[:, 0], panels, strict=True):
+        for index, (label, pcts, values) in enumerate(curves):
+            # y: "share of samples slower than x" on a log scale, so the tail shows.
+            tail = [max(100.0 - p, 0.01) for p in pcts]
+            axis.plot(values, tail, label=label, color=colours[index % len(colours)], linewidth=1.4)
+        axis.set_xscale("log")
+        axis.set_yscale("log")
+        axis.set_ylabel("% slower (log)")
+        axis.set_title(bench_name, loc="left", fontsize="medium")
+        axis.grid(True, which="both", alpha=0.3)
+        axis.legend(fontsize="x-small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    axes[-1, 0].set_xlabel("latency (us, log)")
+    figure.suptitle("fixgw benchmarks: latency distributions (CDF tails), each panel measured in one run")
     png_path = directory / "latency.png"
     figure.tight_layout()
-    figure.savefig(png_path, dpi=110)
+    figure.savefig(png_path, dpi=100)
     plt.close(figure)
 
     html_path = directory / "latency.html"
