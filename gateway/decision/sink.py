@@ -484,6 +484,9 @@ class DecisionSink:
             send_span = tracer.start_span("fixgw.decision.send", context=root_context)  # type: ignore[union-attr]
             with trace.use_span(send_span, end_on_exit=True):
                 orders_sent = self._execute(kept, targets, positions, first_no, recv_ns)
+                # The order manager's fixgw.order span carries fixgw.decision_id and
+                # fix.cl_ord_id: these attributes are the join from a decision to its orders.
+                send_span.set_attribute("fix.cl_ord_ids", orders_sent)
         else:
             orders_sent = self._execute(kept, targets, positions, first_no, recv_ns)
         t_send = time.perf_counter_ns()
@@ -521,7 +524,8 @@ class DecisionSink:
         if self._timing_hook is not None:
             self._timing_hook(timings)
         if root is not None:
-            self._emit_stage_spans(root, wall_start, timings, kept, orders_sent, reasons)
+            decision_ids = [f"{self.run_id}-{first_no + i}" for i in range(len(kept))]
+            self._emit_stage_spans(root, wall_start, timings, kept, orders_sent, reasons, decision_ids)
 
     def _emit_stage_spans(
         self,
@@ -531,6 +535,7 @@ class DecisionSink:
         symbols: Sequence[str],
         orders_sent: list[str],
         reasons: Sequence[str],
+        decision_ids: list[str],
     ) -> None:
         from opentelemetry import trace
 
@@ -549,7 +554,8 @@ class DecisionSink:
             span = tracer.start_span(name, context=context, start_time=wall_start + (begin - t_start))
             span.end(end_time=wall_start + (end - t_start))
         root.set_attribute("fixgw.symbols", list(symbols))
-        root.set_attribute("fixgw.cl_ord_ids", orders_sent)
+        root.set_attribute("fix.cl_ord_ids", orders_sent)
+        root.set_attribute("fixgw.decision_ids", decision_ids)
         root.set_attribute("fixgw.fallback_reasons", [r for r in reasons if r])
         root.end()
 
