@@ -180,6 +180,9 @@ def load_settings(
     if len(ports) != 1:
         raise SettingsError(f"sessions listen on several ports {sorted(ports)}: pass --port to pick one")
     listen_port = ports.pop()
+    if not 0 < listen_port < 65536:
+        # QuickFIX would bind an ephemeral port for 0 and has no way to say which one.
+        raise SettingsError(f"SocketAcceptPort {listen_port} is not a port between 1 and 65535")
 
     # Nagle's algorithm plus delayed ACKs cost up to 40 ms per reply: on unless the file says.
     if not any("SocketNodelay" in section.values for section in sections):

@@ -76,6 +76,11 @@ def test_bad_settings_name_the_problem(tmp_path: Path, text: str, message: str) 
         load_settings(cfg, state_dir=tmp_path)
 
 
+def test_port_zero_is_refused_because_quickfix_cannot_say_which_port_it_got(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match="between 1 and 65535"):
+        load_settings(SIM_CFG, port=0, state_dir=tmp_path)
+
+
 def test_missing_config_file_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(SettingsError, match="cannot read"):
         load_settings(tmp_path / "nope.cfg")
