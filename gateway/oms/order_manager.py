@@ -283,7 +283,7 @@ class OrderManager:
         """Kill switch: refuse every new order from now on (cancels are still allowed)."""
         with self._lock:
             self._halted = reason or "halted"
-            log.warning("trading halted: %s", self._halted)
+            log.info("trading halted: %s", self._halted)
 
     def resume(self) -> None:
         with self._lock:
