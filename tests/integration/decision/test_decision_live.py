@@ -191,3 +191,18 @@ def test_decision_spans_have_a_child_per_stage_and_name_the_orders_they_sent(liv
                 in sends[decision["span_id"]]["attributes"]["fix.cl_ord_ids"]
             )
     assert joined > 0
+
+
+def test_the_live_session_replays_to_the_same_features_bit_for_bit(live, capsys) -> None:
+    from gateway.features import cli as features_cli
+
+    gateway = live["gateway"]
+    gateway.sink.flush()
+
+    status = features_cli.main(["build", "--state-dir", str(gateway.state_dir / "decision"),
+                                "--out", str(live["root"] / "features.csv")])  # fmt: skip
+
+    out = capsys.readouterr().out
+    assert status == 0, out
+    compared = int(out.split("; ")[1].split(" compared")[0])
+    assert compared > 100 and out.rstrip().endswith("0 differ")
