@@ -90,11 +90,6 @@ def test_logon_with_an_empty_password_field_is_not_accepted(venue_process: Simul
     assert "A" not in answer, answer
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known issue: a garbled Logon leaves its connection open and bound to the session, so the "
-    "real client's Logon is refused until that connection goes (see docs/readme/bench.md)",
-)
 def test_garbled_logon_does_not_keep_the_real_client_out(venue_process: SimulatorProcess) -> None:
     rejected_before = venue_process.output().count(EMPTY_PASSWORD_REJECTED)
     with RawFixSession(venue_process.port, sender_comp_id="CLIENT1") as squatter:
@@ -104,11 +99,14 @@ def test_garbled_logon_does_not_keep_the_real_client_out(venue_process: Simulato
         while venue_process.output().count(EMPTY_PASSWORD_REJECTED) == rejected_before:
             assert time.monotonic() < deadline, venue_process.output()[-2000:]
             time.sleep(0.02)
+        # QuickFIX would keep that connection, bound to CLIENT1; the simulator drops it.
+        squatter_got = squatter.wait_closed(timeout_s=3.0)
         with RawFixSession(venue_process.port, sender_comp_id="CLIENT1") as real:
-            answer = logon_answer(real, username="CLIENT1", password=PASSWORD, timeout_s=2.0)
+            answer = logon_answer(real, username="CLIENT1", password=PASSWORD, timeout_s=3.0)
             if answer[:1] == ["A"]:
                 real.logout()
 
+    assert squatter.closed and squatter_got == []
     assert answer[:1] == ["A"], answer
 
 
