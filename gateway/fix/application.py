@@ -272,7 +272,9 @@ class GatewayApplication(fix.Application):
             elif msg_type == MsgType.BUSINESS_MESSAGE_REJECT:
                 self._on_business_reject(raw, key)
             else:
-                self._quarantine(key, msg_type, raw, f"unsupported message type {msg_type}", "Reject(35=j)")
+                self._quarantine(
+                    key, msg_type, raw, f"unsupported message type {msg_type}", "BusinessMessageReject(35=j)"
+                )
                 raise fix.UnsupportedMessageType()
         except MessageError as exc:
             self._answer_unprocessable(key, msg_type, raw or _safe_text(message), exc)
