@@ -495,3 +495,35 @@ def test_market_data_request_reject_is_recorded(tmp_path, orders, closing) -> No
     assert _rows(sink, "SELECT reason, detail FROM md_events") == [
         ("md_request_rejected", "MDReqID(262)=md-9 reason=0 unknown symbol ZZZ")
     ]
+
+
+def test_kill_switch_file_stops_new_orders_within_a_poll(tmp_path, orders, closing) -> None:
+    switch = tmp_path / "KILL"
+    sink = _sink(
+        tmp_path,
+        orders,
+        constant_model_bytes(1.0),
+        {"full_position_bps": 1.0, "risk": {"kill_switch_file": str(switch)}},
+    )
+    closing.append(sink)
+    market = SyntheticMarket()
+    sink.on_market_data(market.first(), "s", market.now_ns)
+    assert orders.names() == ["submit"]
+    orders.orders.clear()
+
+    switch.touch()
+    _wait_for(lambda: sink._kill_switch)
+    message, recv_ns = market.step()
+    sink.on_market_data(message, "s", recv_ns)
+
+    assert orders.names() == ["submit"] and sink.stats.risk_denials == 1
+
+
+def test_shadow_mode_decides_and_records_but_sends_nothing(tmp_path, orders, closing) -> None:
+    sink = _sink(tmp_path, orders, constant_model_bytes(1.0), {"trade": False, "full_position_bps": 1.0})
+    closing.append(sink)
+
+    _feed(sink, SyntheticMarket(), 5)
+
+    assert orders.calls == []
+    assert _rows(sink, "SELECT count(*), min(target_qty) FROM decisions") == [(6, 5)]
