@@ -33,14 +33,6 @@ class Side(StrEnum):
     SELL = "2"
     SELL_SHORT = "5"
 
-    @property
-    def book_side(self) -> BookSide:
-        return BookSide.BID if self is Side.BUY else BookSide.ASK
-
-    @property
-    def sign(self) -> int:
-        return 1 if self is Side.BUY else -1
-
 
 class OrdType(StrEnum):
     MARKET = "1"
@@ -74,6 +66,10 @@ class ExecType(StrEnum):
     TRADE_CANCEL = "H"
     ORDER_STATUS = "I"
 
+
+_SIDES = frozenset(side.value for side in Side)
+_ORD_TYPES = frozenset(ord_type.value for ord_type in OrdType)
+_TIMES_IN_FORCE = frozenset(tif.value for tif in TimeInForce)
 
 FINAL_STATUSES = frozenset({OrdStatus.FILLED, OrdStatus.CANCELED, OrdStatus.REJECTED, OrdStatus.EXPIRED})
 
@@ -438,7 +434,7 @@ class _Order:
     cl_ord_id: str
     orig_cl_ord_id: str | None
     symbol: str
-    side: Side
+    side: str  # Side(54) as received: a rejected order keeps the value it was rejected for
     ord_type: str
     price_ticks: int | None
     order_qty: int
@@ -554,7 +550,9 @@ class Venue:
 
     # -- client requests -------------------------------------------------------------------
 
-    def new_order(self, request: NewOrderRequest) -> VenueResult:
+    def new_order(self, request: NewOrderRequest, *, forced_reject: str | None = None) -> VenueResult:
+        """NewOrderSingle(35=D). `forced_reject` rejects a valid order for a reason decided
+        outside the venue (a scripted fault); a duplicate ClOrdID is still reported as such."""
         result = VenueResult()
         now = self._clock_ns()
         key = (request.account, request.cl_ord_id)
@@ -564,6 +562,8 @@ class Venue:
             )
             return self._finish(result)
         problem = self._validate_new(request)
+        if problem is None and forced_reject is not None:
+            problem = (OrdRejReason.OTHER, forced_reject)
         order = _Order(
             order_id=self._next_order_id(),
             account=request.account,
@@ -571,7 +571,7 @@ class Venue:
             cl_ord_id=request.cl_ord_id,
             orig_cl_ord_id=None,
             symbol=request.symbol,
-            side=Side(request.side) if request.side in Side._value2member_map_ else Side.BUY,
+            side=request.side,
             ord_type=request.ord_type,
             price_ticks=None,
             order_qty=_whole(request.order_qty) or 0,
@@ -598,34 +598,7 @@ class Venue:
 
     def reject_new_order(self, request: NewOrderRequest, text: str) -> VenueResult:
         """Reject a NewOrderSingle(35=D) for a reason decided outside the venue (a scripted fault)."""
-        result = VenueResult()
-        now = self._clock_ns()
-        key = (request.account, request.cl_ord_id)
-        if key in self._by_cl_ord_id:
-            return self.new_order(request)  # the duplicate reject is the truer answer
-        order = _Order(
-            order_id=self._next_order_id(),
-            account=request.account,
-            session_key=request.session_key,
-            cl_ord_id=request.cl_ord_id,
-            orig_cl_ord_id=None,
-            symbol=request.symbol,
-            side=Side(request.side) if request.side in Side._value2member_map_ else Side.BUY,
-            ord_type=request.ord_type,
-            price_ticks=None,
-            order_qty=_whole(request.order_qty) or 0,
-            time_in_force=request.time_in_force or TimeInForce.DAY,
-            trading_date=self.trading_date(now),
-            created_ns=now,
-            updated_ns=now,
-            status=OrdStatus.REJECTED,
-            text=text,
-        )
-        self._orders[order.order_id] = order
-        self._by_cl_ord_id[key] = order.order_id
-        result.cl_ord_ids.append((order.account, order.cl_ord_id, order.order_id))
-        self._report(result, order, ExecType.REJECTED, now, text=text, ord_rej_reason=OrdRejReason.OTHER)
-        return self._finish(result)
+        return self.new_order(request, forced_reject=text)
 
     def cancel(self, request: CancelRequest) -> VenueResult:
         result = VenueResult()
@@ -1033,7 +1006,7 @@ class Venue:
                 cl_ord_id=record.cl_ord_id,
                 orig_cl_ord_id=record.orig_cl_ord_id,
                 symbol=record.symbol,
-                side=Side(record.side),
+                side=record.side,
                 ord_type=record.ord_type,
                 price_ticks=price_ticks,
                 order_qty=record.order_qty,
@@ -1069,7 +1042,7 @@ class Venue:
                 continue
             self.books[order.symbol].add(
                 order_id=order.order_id,
-                side=order.side.book_side,
+                side=_book_side(order.side),
                 price=order.price_ticks,
                 qty=order.leaves_qty,
                 owner=order.account,
@@ -1084,14 +1057,14 @@ class Venue:
         instrument = self.instruments.get(request.symbol)
         if instrument is None:
             return OrdRejReason.UNKNOWN_SYMBOL, f"unknown symbol {request.symbol!r}"
-        if request.side not in Side._value2member_map_:
+        if request.side not in _SIDES:
             return OrdRejReason.UNSUPPORTED_ORDER_CHARACTERISTIC, f"unsupported Side(54) {request.side!r}"
-        if request.ord_type not in OrdType._value2member_map_:
+        if request.ord_type not in _ORD_TYPES:
             return (
                 OrdRejReason.UNSUPPORTED_ORDER_CHARACTERISTIC,
                 f"unsupported OrdType(40) {request.ord_type!r}: only 1 (market) and 2 (limit)",
             )
-        if request.time_in_force not in TimeInForce._value2member_map_:
+        if request.time_in_force not in _TIMES_IN_FORCE:
             return (
                 OrdRejReason.UNSUPPORTED_ORDER_CHARACTERISTIC,
                 f"unsupported TimeInForce(59) {request.time_in_force!r}: only 0, 1, 3, 4",
@@ -1156,13 +1129,13 @@ class Venue:
         book = self.books[order.symbol]
         wanted = order.order_qty - order.cum_qty
         if order.time_in_force == TimeInForce.FOK:
-            available = executable_qty(book, order.side.book_side, order.price_ticks, wanted)
+            available = executable_qty(book, _book_side(order.side), order.price_ticks, wanted)
             if available < wanted:
                 order.status = OrdStatus.CANCELED
                 text = f"fill or kill: only {available} of {wanted} available"
                 self._report(result, order, ExecType.CANCELED, now, text=text)
                 return
-        matches = match(book, order.side.book_side, order.price_ticks, wanted)
+        matches = match(book, _book_side(order.side), order.price_ticks, wanted)
         self._apply_matches(result, order.symbol, matches, taker=order, now=now)
         if order.leaves_qty <= 0:
             return
@@ -1174,7 +1147,7 @@ class Venue:
         assert order.price_ticks is not None
         book.add(
             order_id=order.order_id,
-            side=order.side.book_side,
+            side=_book_side(order.side),
             price=order.price_ticks,
             qty=order.leaves_qty,
             owner=order.account,
@@ -1329,7 +1302,7 @@ class Venue:
                 exec_type=ExecType.REJECTED,
                 ord_status=OrdStatus.REJECTED,
                 symbol=request.symbol,
-                side=request.side if request.side in Side._value2member_map_ else Side.BUY,
+                side=request.side if request.side in _SIDES else Side.BUY,
                 ord_type=request.ord_type,
                 price=price,
                 order_qty=_whole(request.order_qty) or 0,
@@ -1441,6 +1414,11 @@ class Venue:
 
 class VenueError(ValueError):
     """An operator request the venue cannot carry out (unknown ExecID, bad correction)."""
+
+
+def _book_side(side: str) -> BookSide:
+    """The book side of an accepted order's Side(54): buy bids, sell and sell short offer."""
+    return BookSide.BID if side == Side.BUY else BookSide.ASK
 
 
 def _whole(value: Decimal | None) -> int | None:
