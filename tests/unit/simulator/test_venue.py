@@ -196,6 +196,11 @@ def test_rejects_say_why(venue: Venue, request_: NewOrderRequest, reason: str, t
     (report,) = reports(result)
     assert (report.exec_type, report.ord_status, report.ord_rej_reason) == ("8", "8", reason)
     assert text in report.text
+    assert (report.cl_ord_id, report.side, report.symbol) == (
+        request_.cl_ord_id,
+        request_.side,
+        request_.symbol,
+    )
 
 
 def test_duplicate_cl_ord_id_is_rejected_per_account(venue: Venue) -> None:
