@@ -76,6 +76,14 @@ class ScriptedVenue(fix.Application):
             {150: "F", 39: "2", 11: cl_ord_id, 32: "10", 31: "100.00", 14: "10", 151: "0"},
         ):
             self._send_report(session_id, symbol, report)
+        # and an application message the gateway does not handle: News(35=B)
+        news = fix.Message()
+        news.getHeader().setField(35, "B")
+        news.setField(148, "venue notice")
+        line = fix.Group(33, 58)
+        line.setField(58, "nothing to see")
+        news.addGroup(line)
+        fix.Session.sendToTarget(news, session_id)
 
     def _send_report(self, session_id, symbol, fields):
         message = fix.Message()
@@ -157,10 +165,20 @@ def test_poison_reports_are_quarantined_and_answered_and_the_next_good_one_is_bo
 
             assert order.status.name == "FILLED" and order.cum_qty == 10
             assert gateway.oms.position("ACME").qty == 10
+
+            def quarantine_rows():
+                with sqlite3.connect(gateway.ledger.path) as db:
+                    return db.execute(
+                        "SELECT seq_num, reason, answer, raw FROM quarantine ORDER BY id"
+                    ).fetchall()
+
+            everything = wait_until(lambda: len(rows := quarantine_rows()) >= 4 and rows, 5, "4 quarantined")
+            quarantined, (news_row,) = everything[:3], everything[3:]
+            assert (
+                "unsupported message type B" in news_row[1] and news_row[2] == "BusinessMessageReject(35=j)"
+            )
+            wait_until(lambda: any(field(m, 380) == "3" for m in venue.messages("j")), 5, "35=j reason 3")
             with sqlite3.connect(gateway.ledger.path) as db:
-                quarantined = db.execute(
-                    "SELECT seq_num, reason, answer, raw FROM quarantine ORDER BY id"
-                ).fetchall()
                 fills = db.execute("SELECT last_qty FROM fills").fetchall()
             assert fills == [(10,)]
             assert len(quarantined) == 3
