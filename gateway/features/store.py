@@ -192,20 +192,23 @@ class FeatureStore:
 
     def flush(self) -> int:
         """Write pending rows in one transaction (recorder thread). Returns rows written."""
-        batches = [
-            (_INSERT_DECISION, _drain(self._decisions)),
-            (_INSERT_FALLBACK, _drain(self._fallbacks)),
-            (_INSERT_MD_EVENT, _drain(self._md_events)),
-            (_INSERT_ORDER, _drain(self._orders)),
-        ]
-        total = sum(len(rows) for _, rows in batches)
+        queues = (self._decisions, self._fallbacks, self._md_events, self._orders)
+        statements = (_INSERT_DECISION, _INSERT_FALLBACK, _INSERT_MD_EVENT, _INSERT_ORDER)
+        batches = [_drain(queue) for queue in queues]
+        total = sum(len(rows) for rows in batches)
         if total == 0:
             return 0
-        with self._conn:
-            self._conn.execute("BEGIN")
-            for statement, rows in batches:
-                if rows:
-                    self._conn.executemany(statement, rows)
+        try:
+            with self._conn:
+                self._conn.execute("BEGIN")
+                for statement, rows in zip(statements, batches, strict=True):
+                    if rows:
+                        self._conn.executemany(statement, rows)
+        except sqlite3.Error:
+            # Rolled back: put the rows back in front of what arrived meanwhile, for the next try.
+            for queue, rows in zip(queues, batches, strict=True):
+                queue.extendleft(reversed(rows))
+            raise
         self.rows_written += total
         return total
 

@@ -199,3 +199,25 @@ def test_activating_a_model_of_another_feature_schema_is_refused(tmp_path: Path,
 
     assert model_cli.main(["activate", "--registry", str(registry_dir), "2"]) == 1
     assert "trained on feature schema abc" in capsys.readouterr().err
+
+
+def test_a_failed_store_flush_keeps_its_rows_for_the_next_one(tmp_path: Path) -> None:
+    import sqlite3 as sq
+
+    from gateway.features.store import FeatureStore
+
+    store = FeatureStore(tmp_path / "f.sqlite", run_id="r1", started_ns=1, ticklog="", config_json="{}")
+    store.add_md_event(("r1", 1, "ACME", "stale_market_data", "d", 1))
+    blocker = sq.connect(tmp_path / "f.sqlite", timeout=0)
+    blocker.execute("BEGIN EXCLUSIVE")
+    store._conn.execute("PRAGMA busy_timeout=0")
+
+    with pytest.raises(sq.OperationalError):
+        store.flush()
+    blocker.rollback()
+    blocker.close()
+
+    assert store.flush() == 1
+    store.close()
+    with sq.connect(tmp_path / "f.sqlite") as db:
+        assert db.execute("SELECT reason FROM md_events").fetchall() == [("stale_market_data",)]
