@@ -698,7 +698,7 @@ class Venue:
             order
             for order in self._orders.values()
             if order.account == request.account
-            and (not order.is_final or order.trading_date == today)
+            and (not order.is_final or self.trading_date(order.updated_ns) == today)
             and (request.mass_status_req_type != MassStatusType.SECURITY or order.symbol == request.symbol)
             and (not request.side or order.side == request.side)
         ]

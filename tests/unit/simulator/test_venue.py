@@ -512,3 +512,20 @@ def test_random_flow_keeps_orders_fills_and_positions_consistent(
         signed = sum(f.last_qty if f.side == "1" else -f.last_qty for f in fills if f.account == account)
         position = venue.positions(account).get("ACME")
         assert (position.qty if position else 0) == signed
+
+
+def test_mass_status_leaves_out_orders_that_ended_on_an_earlier_day() -> None:
+    clock = Clock()
+    venue = Venue(default_instruments(), clock_ns=clock, id_prefix="9")
+    venue.new_order(order("old-canceled", qty=100, price="90.00", tif="1"))
+    venue.cancel(
+        CancelRequest(session_key="S", account="FIXGW", cl_ord_id="oc-x", orig_cl_ord_id="old-canceled")
+    )
+    venue.new_order(order("old-gtc", qty=100, price="95.00", tif="1"))
+    clock.now += 2 * 86_400 * 10**9  # two days later
+    venue.new_order(order("trigger", side="1", qty=1, price="10.00"))  # today, working
+    offer(venue, "95.00", 100)  # fills old-gtc today
+    result = venue.mass_status(
+        MassStatusRequest(session_key="S", account="FIXGW", mass_status_req_id="m", mass_status_req_type="7")
+    )
+    assert {r.cl_ord_id: r.ord_status for r in reports(result)} == {"old-gtc": "2", "trigger": "0"}
