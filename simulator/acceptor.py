@@ -297,7 +297,10 @@ class SimulatorApplication(fix.Application):
             log.exception("%s: failed to handle MsgType %s", key, msg_type)
             self._send_business_reject(key, message, msg_type, "0", f"simulator error: {exc}")
         finally:
-            self._count_for_disconnect(key)
+            try:
+                self._count_for_disconnect(key)
+            except Exception:
+                log.exception("%s: disconnect_after_n bookkeeping failed", key)
 
     # -- handlers --------------------------------------------------------------------------
 
