@@ -104,3 +104,54 @@ def test_sigterm_logs_out_and_exits_cleanly(tmp_path):
         assert "Initiated logout request" in events and "stopped run 1" in events
     finally:
         sim.stop()
+
+
+def test_two_venues_route_by_symbol_one_of_them_on_a_single_session(tmp_path):
+    sim = start_simulator(tmp_path)
+    try:
+        sessions_cfg = tmp_path / "two-venues.cfg"
+        sessions_cfg.write_text(
+            (REPO_ROOT / "sessions" / "gateway-sim.cfg").read_text()
+            + "\n[SESSION]\nBeginString=FIX.4.4\nSenderCompID=CLIENT1\nTargetCompID=FIXSIM\n"
+        )
+        toml = tmp_path / "two-venues.toml"
+        toml.write_text(
+            f"""
+[gateway]
+sessions_cfg = "{sessions_cfg}"
+state_dir = "{tmp_path / "state"}"
+port = {sim.port}
+[venues.MAIN]
+order_session = "FIX.4.4:FIXGW->FIXSIM"
+market_data_session = "FIX.4.4:FIXGW-MD->FIXSIM"
+[venues.ALT]
+order_session = "FIX.4.4:CLIENT1->FIXSIM"
+[routing]
+ACME = "MAIN"
+CRUX = "ALT"
+[strategy]
+enabled = false
+"""
+        )
+        config = load(toml, sim.port)
+        with running_gateway(config) as gateway:
+            assert len(gateway.application.logged_on()) == 3
+            wait_until(lambda: gateway.sink._books["CRUX"].best_ask() is not None, 10, "CRUX book on CLIENT1")
+            wait_until(
+                lambda: gateway.sink._books["ACME"].best_ask() is not None, 10, "ACME book on FIXGW-MD"
+            )
+            crux = gateway.oms.submit(
+                symbol="CRUX", side="1", qty=100, ord_type="2", price=gateway.sink._books["CRUX"].best_ask()
+            )
+            acme = gateway.oms.submit(
+                symbol="ACME", side="1", qty=1, ord_type="2", price=gateway.sink._books["ACME"].best_ask()
+            )
+            for result in (crux, acme):
+                assert result.accepted, result.reason
+                wait_until(lambda r=result: gateway.oms.order(r.cl_ord_id).is_final, 10, "final")
+            assert gateway.oms.order(crux.cl_ord_id).session == "FIX.4.4:CLIENT1->FIXSIM"
+
+        assert {o["cl_ord_id"] for o in sim.control.orders("CLIENT1")} == {crux.cl_ord_id}
+        assert {o["cl_ord_id"] for o in sim.control.orders("FIXGW")} == {acme.cl_ord_id}
+    finally:
+        sim.stop()
