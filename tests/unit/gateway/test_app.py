@@ -50,3 +50,38 @@ def test_live_mode_refuses_to_start_without_the_credential_variables(tmp_path, m
         ConfigError, match=r"\[venues.BROKER\] username_env: environment variable BROKER_USERNAME"
     ):
         Gateway(config).start()
+
+
+def test_fixgw_run_refuses_a_file_that_is_not_a_ledger_with_exit_code_2(tmp_path, capsys):
+    from gateway.app import main
+
+    not_a_db = tmp_path / "ledger.sqlite"
+    not_a_db.write_text("my trading notes\n")
+
+    code = main(
+        [
+            "--config",
+            str(SESSIONS / "gateway-sim.toml"),
+            "--state-dir",
+            str(tmp_path / "s"),
+            "--ledger",
+            str(not_a_db),
+            "--quiet",
+        ]
+    )
+
+    assert code == 2
+    assert "is not an SQLite database" in capsys.readouterr().err
+    assert not_a_db.read_text() == "my trading notes\n"
+
+
+def test_fixgw_run_names_the_bad_key_with_exit_code_2(tmp_path, capsys):
+    from gateway.app import main
+
+    toml = tmp_path / "bad.toml"
+    toml.write_text(
+        (SESSIONS / "gateway-sim.toml").read_text().replace("max_order_qty = 1000", "max_order_qty = -1")
+    )
+
+    assert main(["--config", str(toml)]) == 2
+    assert "[limits] max_order_qty" in capsys.readouterr().err
