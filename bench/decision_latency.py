@@ -106,7 +106,9 @@ class HandedToQuickFix:
 class Rig:
     """fromApp -> sink -> order manager -> ledger, plus a venue that fills every order."""
 
-    def __init__(self, work: Path, *, tracing: bool, name: str, trade: bool = True) -> None:
+    def __init__(
+        self, work: Path, *, tracing: bool, name: str, trade: bool = True, mode: str = "microbatch"
+    ) -> None:
         from gateway.config import LimitsSection
         from gateway.decision import build_sink, decision_table_default
         from gateway.domain.ports import SinkContext
@@ -130,6 +132,7 @@ class Rig:
             **decision_table_default(),
             "tracing": tracing,
             "trade": trade,
+            "mode": mode,
             "budget_us": 100_000,
             "stale_after_ms": 0,
             "max_md_age_ms": 0,
@@ -283,6 +286,14 @@ def main(argv: list[str] | None = None) -> int:
                     results["empty"] = time_calls(_empty_callback(rig, increments[0]), 3000, warmup=200)
             finally:
                 rig.close()
+        # Real-time mode (one inference per symbol per message), tracing off, for comparison.
+        rig = Rig(work, tracing=False, name="realtime", mode="realtime")
+        try:
+            run_phase(rig, snapshots)
+            run_phase(rig, warmup)
+            results["realtime"] = run_phase(rig, increments)
+        finally:
+            rig.close()
         # Sustained rate: a decision on every message, in shadow mode (decide and record, send
         # nothing), so the figure is the decision path's and not the order manager's ledger.
         rig = Rig(work, tracing=False, name="shadow", trade=False)
@@ -328,6 +339,20 @@ def main(argv: list[str] | None = None) -> int:
             "orders": len(orders),
             "fallbacks": stats.fallbacks,
         }
+    realtime_callback, realtime_orders = results["realtime"]
+    report.add_latency(
+        LatencyStats.from_samples_ns(
+            "realtime mode: message in fromApp -> callback returns", realtime_callback
+        ),
+        baselines=[LatencyStats.from_samples_ns("micro-batch", results["tracing off"][0])],
+    )
+    if realtime_orders:
+        report.add_latency(
+            LatencyStats.from_samples_ns(
+                "realtime mode: message in fromApp -> NewOrderSingle", realtime_orders
+            ),
+            baselines=[LatencyStats.from_samples_ns("micro-batch", results["tracing off"][1] or [0])],
+        )
     paced, achieved, late = results["paced"]
     paced_stats = LatencyStats.from_samples_ns(
         f"shadow paced {args.rate:.0f} msg/s: arrival -> callback returns", paced
