@@ -28,6 +28,8 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+import sqlite_utils
+
 from gateway.app import Gateway, configure_logging
 from gateway.config import load_config
 from gateway.domain.errors import GatewayError
@@ -95,19 +97,27 @@ def simulator_process(state_dir: Path, seed: int) -> Iterator[tuple[int, int, Pa
                 process.wait(timeout=5)
 
 
+def _read_only(ledger_path: Path) -> sqlite_utils.Database:
+    """The ledger through sqlite-utils (reports and tooling; the order path uses plain sqlite3),
+    read-only so a display can never write to it."""
+    return sqlite_utils.Database(sqlite3.connect(f"file:{ledger_path}?mode=ro", uri=True))
+
+
 def _ledger_counts(ledger_path: Path) -> dict[str, dict[str, int]]:
     counts: dict[str, dict[str, int]] = {}
-    with contextlib.closing(sqlite3.connect(f"file:{ledger_path}?mode=ro", uri=True)) as db:
-        for symbol, orders, rejected in db.execute(
-            "SELECT symbol, count(*), sum(status = '8') FROM orders GROUP BY symbol"
+    db = _read_only(ledger_path)
+    try:
+        for row in db.query(
+            "SELECT symbol, count(*) AS orders, sum(status = '8') AS rejected FROM orders GROUP BY symbol"
         ):
-            counts.setdefault(symbol, {})["orders"] = orders
-            counts[symbol]["rejected"] = rejected or 0
-        for symbol, fills, qty in db.execute(
-            "SELECT symbol, count(*), sum(last_qty) FROM fills WHERE busted = 0 GROUP BY symbol"
+            counts.setdefault(row["symbol"], {}).update(orders=row["orders"], rejected=row["rejected"] or 0)
+        for row in db.query(
+            "SELECT symbol, count(*) AS fills, sum(last_qty) AS qty FROM fills"
+            " WHERE busted = 0 GROUP BY symbol"
         ):
-            counts.setdefault(symbol, {})["fills"] = fills
-            counts[symbol]["filled_qty"] = qty or 0
+            counts.setdefault(row["symbol"], {}).update(fills=row["fills"], filled_qty=row["qty"] or 0)
+    finally:
+        db.close()
     return counts
 
 
@@ -242,11 +252,14 @@ def _venue_check(ledger_path: Path, control_port: int) -> str:
             venue: dict[str, Any] = {f["exec_id"]: f for f in control.fills("FIXGW")}
     except Exception as exc:  # the summary must still print
         return f"venue check skipped: {exc}"
-    with contextlib.closing(sqlite3.connect(f"file:{ledger_path}?mode=ro", uri=True)) as db:
+    db = _read_only(ledger_path)
+    try:
         ours = {
-            row[0]: (row[1], Decimal(row[2]), bool(row[3]))
-            for row in db.execute("SELECT exec_id, last_qty, last_px, busted FROM fills")
+            row["exec_id"]: (row["last_qty"], Decimal(row["last_px"]), bool(row["busted"]))
+            for row in db.query("SELECT exec_id, last_qty, last_px, busted FROM fills")
         }
+    finally:
+        db.close()
     theirs = {k: (f["last_qty"], Decimal(f["last_px"]), bool(f["busted"])) for k, f in venue.items()}
     if ours == theirs:
         return f"ledger matches the venue: {len(ours)} fills equal ExecID by ExecID"
