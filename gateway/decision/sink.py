@@ -82,7 +82,17 @@ class SinkStats:
     model_switches: int = 0
 
 
-def load_model(registry: ModelRegistry) -> LoadedModel:
+def _warm_batches(runner: OnnxRunner, max_rows: int) -> None:
+    """Bind and run every batch size a micro-batch can have, off the callback thread."""
+    for rows in range(2, max_rows + 1):
+        try:
+            runner.run(np.zeros((rows, runner.n_inputs), dtype=np.float32))
+        except Exception as exc:  # the callback falls back on every failing run; say so now
+            log.warning("model version %s fails on a batch of %d rows: %s", runner.version, rows, exc)
+            return
+
+
+def load_model(registry: ModelRegistry, max_rows: int = 1) -> LoadedModel:
     generation, record = registry.active_with_generation()
     if record is None:
         return LoadedModel(
@@ -120,6 +130,7 @@ def load_model(registry: ModelRegistry) -> LoadedModel:
         )
     try:
         runner.run_one(np.zeros(len(kernels.MODEL_INPUT_NAMES)))  # the first run allocates: do it here
+        _warm_batches(runner, max_rows)
     except Exception as exc:  # a model that fails on a plain row is never handed to the callback
         return LoadedModel(
             generation=generation,
@@ -168,13 +179,14 @@ class DecisionSink:
         self._input_index = kernels.MODEL_INPUT_INDEX
         self._n_inputs = len(kernels.MODEL_INPUT_NAMES)
         self._batch = np.zeros((max(1, len(self._instruments)), self._n_inputs), dtype=np.float32)
-        self._model = load_model(registry)
+        self._model = load_model(registry, max(1, len(config.symbols)))
         self._pending_model: LoadedModel | None = None
         self._fallback_state: dict[str, str] = {}
         self._snapshot_requested_ns: dict[str, int] = {}
         self._issue_logged_ns: dict[tuple[str, str], int] = {}
         self._last_reprice_ns: dict[str, int] = {}
         self._decision_no = 0
+        self._error_logged_ns = 0
         self.stats = SinkStats()
         # (start, book, features, inference, risk, send) perf_counter_ns of the last decision.
         self.last_timings: tuple[int, int, int, int, int, int] = _NO_TIMINGS
@@ -201,12 +213,7 @@ class DecisionSink:
         runner = self._model.runner
         if runner is not None:
             runner.run_one(np.zeros(self._n_inputs))
-            try:
-                runner.run(np.zeros((len(self._batch), self._n_inputs), dtype=np.float32))
-            except Exception as exc:  # the callback falls back on every failing run; say so now
-                log.warning(
-                    "model version %s fails on a batch of %d rows: %s", runner.version, len(self._batch), exc
-                )
+            _warm_batches(runner, len(self._batch))
         if self._tracer is not None:
             with self._tracer.start_as_current_span("fixgw.decision.warmup"):
                 pass
@@ -264,7 +271,7 @@ class DecisionSink:
         generation = self._registry.generation()
         current = self._pending_model or self._model
         if generation != current.generation:
-            loaded = load_model(self._registry)
+            loaded = load_model(self._registry, len(self._batch))
             # One reference assignment: the callback sees either the old or the new model.
             self._pending_model = loaded
 
@@ -313,8 +320,15 @@ class DecisionSink:
             self.on_raw_market_data(message.toString(), recv_ns, t_start)
         except Exception:
             # The FIX callback must survive anything; this tick is lost, the next one decides.
+            # Logged at most once a second, with the count, so a persistent fault cannot flood.
             self.stats.errors += 1
-            log.exception("decision path failed on a market-data message; tick dropped")
+            now = time.monotonic_ns()
+            if now - self._error_logged_ns >= 1_000_000_000:
+                self._error_logged_ns = now
+                log.exception(
+                    "decision path failed on a market-data message; tick dropped (%d so far)",
+                    self.stats.errors,
+                )
 
     def on_raw_market_data(self, raw: str, recv_ns: int, t_start: int = 0) -> None:
         """The same as on_market_data, given the message's raw tag=value text."""

@@ -527,3 +527,21 @@ def test_shadow_mode_decides_and_records_but_sends_nothing(tmp_path, orders, clo
 
     assert orders.calls == []
     assert _rows(sink, "SELECT count(*), min(target_qty) FROM decisions") == [(6, 5)]
+
+
+def test_a_fault_on_every_message_is_logged_once_a_second_not_per_tick(
+    tmp_path, orders, closing, caplog
+) -> None:
+    class BrokenPositions(RecordingOrderPort):
+        def position(self, symbol):
+            raise RuntimeError("position service down")
+
+    broken = BrokenPositions()
+    sink = _sink(tmp_path, broken, constant_model_bytes(1.0))
+    closing.append(sink)
+
+    with caplog.at_level("ERROR", logger="fixgw.decision"):
+        _feed(sink, SyntheticMarket(), 20)
+
+    assert sink.stats.errors == 21
+    assert len([r for r in caplog.records if "tick dropped" in r.getMessage()]) == 1
