@@ -104,6 +104,25 @@ def test_c_1_resting_order_is_replaced_then_cancelled(gateway, sim):
     assert venue[order.order_id]["order_qty"] == 4
 
 
+def test_c_1_b_replace_of_a_partially_filled_order_keeps_its_fills(gateway, sim):
+    _, asks = touch(sim)
+    best_px, best_qty = D(asks[0][0]), int(asks[0][1])
+    cl = submit(gateway, "ACME", "1", best_qty + 500, best_px)  # takes the level, rests the rest
+    order = status_is(gateway, cl, S.PARTIALLY_FILLED)
+    filled = order.cum_qty
+
+    replaced = gateway.oms.replace(cl, qty=order.order_qty + 5)
+    assert replaced.accepted
+    order = status_is(gateway, cl, S.PARTIALLY_FILLED, S.FILLED)
+
+    assert order.cl_ord_id == replaced.cl_ord_id and order.order_qty == best_qty + 505
+    assert order.cum_qty >= filled
+    if not order.is_final:
+        gateway.oms.cancel(order.cl_ord_id)
+    final(gateway, cl)
+    assert_ledger_matches_venue(gateway.ledger.path, sim.control)
+
+
 def test_a_1_b_rejected_order(gateway, sim):
     sim.control.set_fault("reject_every_nth", 1)
     bids, _ = touch(sim)
