@@ -75,10 +75,11 @@ def sending_time_ns(text: str) -> int:
 
 
 def _int_field(tag: str, value: str) -> int:
-    try:
-        return int(value)
-    except ValueError:
-        raise MarketDataError(f"tag {tag} is not an integer: {value!r}") from None
+    # Plain ASCII digits only: int() would also take "1_000", " 7" or other scripts' digits.
+    digits = value[1:] if value.startswith("-") else value
+    if not (digits.isascii() and digits.isdigit()):
+        raise MarketDataError(f"tag {tag} is not an integer: {value!r}")
+    return int(value)
 
 
 def decode(message: Any) -> MarketDataMessage:
@@ -191,13 +192,10 @@ def decode_raw(raw: str) -> MarketDataMessage:
 
 def _size(value: str) -> int:
     # Sizes are integers on this venue; "100.0" is accepted, a fractional size is not.
-    try:
-        return int(value)
-    except ValueError:
-        whole, _, frac = value.partition(".")
-        if whole.isdigit() and frac.strip("0") == "":
-            return int(whole)
-        raise MarketDataError(f"MDEntrySize(271) is not a whole number: {value!r}") from None
+    whole, _, frac = value.partition(".")
+    if value.isascii() and whole.isdigit() and (frac == "" or frac.strip("0") == "" and frac.isdigit()):
+        return int(whole)
+    raise MarketDataError(f"MDEntrySize(271) is not a whole number: {value!r}")
 
 
 # ----------------------------------------------------------------------------------------------

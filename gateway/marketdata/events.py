@@ -37,8 +37,10 @@ def px_e8_from_str(text: str) -> int:
     negative = text.startswith("-")
     body = text[1:] if negative else text
     whole, _, frac = body.partition(".")
+    # isascii: str.isdigit also accepts digits of other scripts, which int() may then refuse.
     if (
-        len(frac) > 8
+        not body.isascii()
+        or len(frac) > 8
         or not (whole or frac)
         or not (whole.isdigit() or whole == "")
         or not (frac.isdigit() or frac == "")
