@@ -193,7 +193,7 @@ def decode_raw(raw: str) -> MarketDataMessage:
 def _size(value: str) -> int:
     # Sizes are integers on this venue; "100.0" is accepted, a fractional size is not.
     whole, _, frac = value.partition(".")
-    if value.isascii() and whole.isdigit() and (frac == "" or frac.strip("0") == "" and frac.isdigit()):
+    if value.isascii() and whole.isdigit() and (frac == "" or (frac.strip("0") == "" and frac.isdigit())):
         return int(whole)
     raise MarketDataError(f"MDEntrySize(271) is not a whole number: {value!r}")
 
