@@ -176,3 +176,15 @@ def test_fast_decoder_agrees_on_snapshots_and_defers_what_it_does_not_read() -> 
     odd_size = incremental([Inc("0", "0", "ACME", "1.00", 1, 1)], seq=2, sending_ns=T0_NS).toString()
     assert decoder.decode(odd_size.replace("271=1\x01", "271=1.0\x01")) is None  # the reference reads it
     assert decoder.decode(odd_size.replace("270=1.00", "270=1.x")) is None
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet="0123456789.-_ +e²", min_size=0, max_size=12))
+def test_what_the_fast_decoder_accepts_the_reference_reads_the_same(price_text: str) -> None:
+    from gateway.fix.marketdata_codec import FastDecoder
+
+    raw = incremental([Inc("0", "0", "ACME", "1.00", 1, 1)], seq=2, sending_ns=T0_NS).toString()
+    raw = raw.replace("270=1.00\x01", f"270={price_text}\x01")
+    fast = FastDecoder().decode(raw)
+    if fast is not None:
+        assert _fast_rows(fast) == _as_rows(decode_raw(raw))
