@@ -141,19 +141,27 @@ def test_ioc_remainder_is_not_left_working(gateway, sim):
 
 
 def test_cancel_of_a_filled_order_is_rejected_with_order_cancel_reject(gateway, sim):
-    bids, _ = touch(sim)
-    cl = submit(gateway, "ACME", "2", 1, D(bids[0][0]))
-    # the cancel races the fill: either the venue rejects it (35=9) or it arrives after the fill
-    result = gateway.oms.cancel(cl)
-    order = final(gateway, cl)
+    touch(sim)
+    rejects_before = gateway.oms.counters["cancel_rejects"]
+    # the venue holds each request 150 ms, so the cancel reaches it after the order has filled
+    sim.control.set_fault("ack_delay_ms", 150)
+    cl = submit(gateway, "ACME", "2", 1, ord_type="1")
+    cancel = gateway.oms.cancel(cl)
+    assert cancel.accepted
 
-    if result.accepted and order.status is S.FILLED:
-        wait_until(lambda: gateway.oms.counters["cancel_rejects"] >= 1, 5, "OrderCancelReject(35=9)")
-        with sqlite3.connect(gateway.ledger.path) as db:
-            state = db.execute(
-                "SELECT state FROM order_requests WHERE cl_ord_id=?", (result.cl_ord_id,)
-            ).fetchone()
-        assert state == ("rejected",)
+    order = final(gateway, cl)
+    wait_until(lambda: gateway.oms.counters["cancel_rejects"] > rejects_before, 5, "OrderCancelReject(35=9)")
+
+    assert order.status is S.FILLED
+    with sqlite3.connect(gateway.ledger.path) as db:
+        state = db.execute(
+            "SELECT state FROM order_requests WHERE cl_ord_id=?", (cancel.cl_ord_id,)
+        ).fetchone()
+        rejects = db.execute(
+            "SELECT response_to FROM cancel_rejects WHERE cl_ord_id=?", (cancel.cl_ord_id,)
+        ).fetchall()
+    assert state == ("rejected",) and rejects == [("1",)]
+    assert gateway.oms.order(cl).pending == ""
     assert_ledger_matches_venue(gateway.ledger.path, sim.control)
 
 
