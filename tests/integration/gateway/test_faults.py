@@ -14,12 +14,16 @@ D = Decimal
 S = OrdStatus
 
 
+LOTS = {"ACME": 1, "BOLT": 10, "CRUX": 100}
+
+
 def fill_some(gateway, sim, count=3, symbol="ACME"):
+    """`count` market orders of one lot, alternating buy and sell: each fills at once."""
     orders = []
     for index in range(count):
-        bids, asks = touch(sim, symbol)
-        side, price = ("1", asks[0][0]) if index % 2 == 0 else ("2", bids[0][0])
-        orders.append(final(gateway, submit(gateway, symbol, side, 1, D(price))))
+        touch(sim, symbol)
+        side = "1" if index % 2 == 0 else "2"
+        orders.append(final(gateway, submit(gateway, symbol, side, LOTS[symbol], ord_type="1")))
     return orders
 
 
