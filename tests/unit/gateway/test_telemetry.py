@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import http.server
 import json
+import threading
 from dataclasses import replace
 from decimal import Decimal
 
@@ -51,13 +53,41 @@ def test_order_span_runs_from_submit_to_final_with_fix_identifiers(tmp_path):
     assert get_tracer() is not None
 
 
-def test_otlp_exporter_is_added_only_when_the_endpoint_is_set(tmp_path, monkeypatch):
-    monkeypatch.delenv("OTEL_EXPORTER_OTLP_ENDPOINT", raising=False)
-    without = setup_telemetry(TelemetrySection(spans_path=tmp_path / "a.jsonl"))
-    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4318")
-    with_endpoint = setup_telemetry(TelemetrySection(spans_path=tmp_path / "b.jsonl"))
+def test_spans_reach_an_otlp_http_collector_when_the_endpoint_is_set(tmp_path, monkeypatch):
+    received: list[tuple[str, bytes]] = []
 
-    assert without.otlp_endpoint is None
-    assert with_endpoint.otlp_endpoint == "http://127.0.0.1:4318"
-    without.shutdown()
-    with_endpoint.provider.shutdown()
+    class Collector(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            received.append((self.path, body))
+            self.send_response(200)
+            self.send_header("Content-Type", "application/x-protobuf")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Collector)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", f"http://127.0.0.1:{server.server_port}")
+        telemetry = setup_telemetry(TelemetrySection(spans_path=tmp_path / "spans.jsonl"))
+        with telemetry.tracer.start_as_current_span("fixgw.test.otlp"):
+            pass
+        telemetry.shutdown()
+    finally:
+        server.shutdown()
+
+    assert telemetry.otlp_endpoint == f"http://127.0.0.1:{server.server_port}"
+    assert [path for path, _ in received] == ["/v1/traces"]
+    assert b"fixgw.test.otlp" in received[0][1]  # the span name inside the protobuf payload
+
+
+def test_no_otlp_export_without_the_endpoint(tmp_path, monkeypatch):
+    monkeypatch.delenv("OTEL_EXPORTER_OTLP_ENDPOINT", raising=False)
+
+    telemetry = setup_telemetry(TelemetrySection(spans_path=tmp_path / "a.jsonl"))
+
+    assert telemetry.otlp_endpoint is None
+    telemetry.shutdown()
