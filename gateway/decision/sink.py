@@ -601,8 +601,8 @@ class DecisionSink:
                 target_qty=targets[i],
                 position_qty=positions[i],
                 working=working,
-                bid=px_e8_to_decimal(top[0], instrument.tick_size),
-                ask=px_e8_to_decimal(top[2], instrument.tick_size),
+                bid=_price(top[0], instrument.tick_size),
+                ask=_price(top[2], instrument.tick_size),
                 instrument=instrument,
                 execution=self._config.execution,
                 may_reprice=may_reprice,
@@ -764,6 +764,12 @@ class DecisionSink:
         if now_ns - self._issue_logged_ns.get(key, 0) >= 1_000_000_000:
             self._issue_logged_ns[key] = now_ns
             log.warning(fmt, *args)
+
+
+@functools.lru_cache(maxsize=8192)
+def _price(px_e8: int, tick_size: Decimal) -> Decimal:
+    # Cached: the touch moves over a few hundred prices, and Decimal quantize costs microseconds.
+    return px_e8_to_decimal(px_e8, tick_size)
 
 
 @functools.lru_cache(maxsize=4096)
