@@ -78,6 +78,7 @@ class Gateway:
         self.run_id = 0
         self.session_keys: list[str] = []
         self._initiator: Any = None
+        self._order_spans: OrderSpans | None = None
         self._stopped = False
 
     def start(self) -> None:
@@ -119,6 +120,7 @@ class Gateway:
             for symbol in symbols:
                 routes[symbol] = Route(venue=venue.name, session=venue.order_session)
 
+        self._order_spans = OrderSpans(self.telemetry.tracer)
         self.application = GatewayApplication(
             roles=roles, clock_ns=self.clock_ns, resend_max_age_ms=config.gateway.resend_max_age_ms
         )
@@ -129,7 +131,7 @@ class Gateway:
             limits=config.limits,
             run_id=self.run_id,
             clock_ns=self.clock_ns,
-            observer=OrderSpans(self.telemetry.tracer),
+            observer=self._order_spans,
         )
         self.sink = self._build_sink()
         self.application.attach(oms=self.oms, sink=self.sink)
@@ -229,6 +231,8 @@ class Gateway:
                 self.sink.close()
             except Exception:
                 log.exception("closing the market-data sink")
+        if self._order_spans is not None:
+            self._order_spans.close()
         if self.telemetry is not None:
             self.telemetry.shutdown()
         if self.ledger is not None:

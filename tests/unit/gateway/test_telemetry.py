@@ -33,9 +33,11 @@ def test_order_span_runs_from_submit_to_final_with_fix_identifiers(tmp_path):
         created_ns=1_000,
     )
 
-    spans.order_submitted(order)
+    with telemetry.tracer.start_as_current_span("fixgw.decision.send") as parent:
+        spans.order_submitted(order)
     assert spans.open_spans() == 1
     spans.order_finished(replace(order, cl_ord_id="7-2", status=OrdStatus.FILLED, order_id="V9", cum_qty=10))
+    spans.close()
     telemetry.shutdown()
 
     records = [json.loads(line) for line in (tmp_path / "spans.jsonl").read_text().splitlines()]
@@ -49,6 +51,7 @@ def test_order_span_runs_from_submit_to_final_with_fix_identifiers(tmp_path):
         and attributes["fix.side"] == "1"
         and attributes["fix.order_qty"] == 10
     )
+    assert order_spans[0]["parent_span_id"] == f"{parent.get_span_context().span_id:016x}"
     assert order_spans[0]["start_ns"] == 1_000 and order_spans[0]["resource"]["service.name"] == "fixgw"
     assert get_tracer() is not None
 
