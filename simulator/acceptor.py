@@ -187,6 +187,7 @@ class SimulatorApplication(fix.Application):
         agents: MarketAgents,
         password: Callable[[], str | None],
         username: Callable[[], str | None] = lambda: None,
+        backed_up: Callable[[], bool] = lambda: False,
     ) -> None:
         super().__init__()
         self.venue = venue
@@ -198,6 +199,9 @@ class SimulatorApplication(fix.Application):
         self.lock = threading.RLock()
         self._password = password
         self._username = username
+        self._backed_up = backed_up
+        self.market_data_held_back = 0
+        self._held_back_logged_at = 0.0
         self._session_ids: dict[str, fix.SessionID] = {}
         self._counterparty: dict[str, str] = {}
         self._logged_on: set[str] = set()
@@ -497,9 +501,15 @@ class SimulatorApplication(fix.Application):
         for outbound in result.messages:
             self._send_outbound(outbound)
         if result.market_data and not self.faults.get("freeze_market_data"):
-            for delivery in self.subscriptions.fan_out(result.market_data):
-                message = out.market_data_incremental(delivery.entries, delivery.md_req_id, self.instruments)
-                self._send(delivery.session_key, message)
+            deliveries = self.subscriptions.fan_out(result.market_data)
+            if deliveries and self._backed_up():
+                self._hold_back_market_data()
+            else:
+                for delivery in deliveries:
+                    message = out.market_data_incremental(
+                        delivery.entries, delivery.md_req_id, self.instruments
+                    )
+                    self._send(delivery.session_key, message)
         for exec_id in result.new_client_fills:
             if self.faults.consume("bust_next_fill"):
                 self.process(self.venue.bust(exec_id, text="trade busted (fault bust_next_fill)"))
@@ -514,6 +524,18 @@ class SimulatorApplication(fix.Application):
                         exec_id, last_px=new_px, text="trade corrected (fault correct_next_fill)"
                     )
                 )
+
+    def _hold_back_market_data(self) -> None:
+        """A FIX connection is not reading: publishing to it could block the whole process.
+        RptSeq(83) keeps counting, so subscribers see the gap and ask for a snapshot."""
+        self.market_data_held_back += 1
+        now = time.monotonic()
+        if now - self._held_back_logged_at >= 10:
+            self._held_back_logged_at = now
+            log.warning(
+                "a FIX peer is not reading (send queue full): market data held back (%d batches so far)",
+                self.market_data_held_back,
+            )
 
     def market_step(self) -> None:
         """One tick of the market timer: the trading day may end, background agents act, faults

@@ -8,6 +8,7 @@ until SIGINT or SIGTERM. Also runnable as `python -m simulator.cli`.
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import logging
 import signal
 import sys
@@ -79,6 +80,8 @@ def main(argv: list[str]) -> int:
     def _request_stop(signum: int, _frame: FrameType | None) -> None:
         stop_requested.set()
 
+    # `kill -USR1 <pid>` prints every thread's Python stack to stderr: for a simulator that hangs.
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     signal.signal(signal.SIGTERM, _request_stop)
     signal.signal(signal.SIGINT, _request_stop)
 

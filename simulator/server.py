@@ -18,6 +18,7 @@ from pathlib import Path
 import quickfix as fix
 
 from simulator.acceptor import MaskingLogFactory, MessageLogWriter, SimulatorApplication
+from simulator.backpressure import SendQueueProbe
 from simulator.faults import Faults
 from simulator.liquidity import LiquidityConfig, MarketAgents
 from simulator.settings import SimulatorSettings, expected_password, expected_username, load_settings
@@ -25,6 +26,10 @@ from simulator.store import VenueStore
 from simulator.venue import Venue
 
 log = logging.getLogger("simulator")
+
+# Unsent bytes on one FIX connection above which market data is held back; well below the
+# socket send buffer (SocketSendBufferSize, 1 MiB by default), so a send never blocks.
+BACKED_UP_BYTES = 64 * 1024
 
 
 class SimulatorServer:
@@ -46,6 +51,7 @@ class SimulatorServer:
             agents=self.agents,
             password=lambda: expected_password(settings),
             username=lambda: expected_username(settings),
+            backed_up=SendQueueProbe(settings.port, BACKED_UP_BYTES).backed_up,
         )
         self._log_writer = MessageLogWriter(
             settings.message_log_dir, market_data=settings.message_log_market_data

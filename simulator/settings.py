@@ -22,6 +22,8 @@ _PATH_KEYS_FOR_STATE = ("FileStorePath", "FileLogPath")
 _DICTIONARY_KEYS = ("DataDictionary", "TransportDataDictionary", "AppDataDictionary")
 
 
+SOCKET_BUFFER_BYTES = 1024 * 1024
+
 KNOWN_SIM_KEYS = frozenset(
     {
         "SimSeed",
@@ -185,8 +187,15 @@ def load_settings(
         raise SettingsError(f"SocketAcceptPort {listen_port} is not a port between 1 and 65535")
 
     # Nagle's algorithm plus delayed ACKs cost up to 40 ms per reply: on unless the file says.
-    if not any("SocketNodelay" in section.values for section in sections):
-        defaults.values["SocketNodelay"] = "Y"
+    # Large socket buffers: QuickFIX's acceptor writes with a blocking send() while holding the
+    # GIL, so a full send buffer would freeze the whole simulator (see backpressure.py).
+    for key, value in (
+        ("SocketNodelay", "Y"),
+        ("SocketSendBufferSize", str(SOCKET_BUFFER_BYTES)),
+        ("SocketReceiveBufferSize", str(SOCKET_BUFFER_BYTES)),
+    ):
+        if not any(key in section.values for section in sections):
+            defaults.values[key] = value
 
     # Paths.
     for section in sections:

@@ -274,9 +274,12 @@ class FixTestClient:
         self, predicate: Callable[[Received], bool], count: int, timeout_s: float = 5.0
     ) -> list[Received]:
         deadline = time.monotonic() + timeout_s
+        found: list[Received] = []
+        scanned = 0
         with self._condition:
             while True:
-                found = [m for m in self._messages if predicate(m)]
+                found += [m for m in self._messages[scanned:] if predicate(m)]
+                scanned = len(self._messages)
                 if len(found) >= count:
                     return found
                 remaining = deadline - time.monotonic()
