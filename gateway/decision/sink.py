@@ -606,6 +606,7 @@ class DecisionSink:
                 instrument=instrument,
                 execution=self._config.execution,
                 may_reprice=may_reprice,
+                max_order_qty=self._limits.max_order_qty,
             )
             if actions:
                 sent += self._send(symbol, actions, working, positions[i], decision_id, book, recv_ns)

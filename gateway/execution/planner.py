@@ -66,7 +66,10 @@ def plan(
     instrument: InstrumentConfig,
     execution: ExecutionConfig,
     may_reprice: bool,
+    max_order_qty: int | None = None,
 ) -> list[Action]:
+    """Actions toward the target. With `max_order_qty`, at most that much works on a side at a
+    time: a large target is reached in clips instead of being refused by the risk check."""
     needed = target_qty - position_qty
     actions: list[Action] = []
     buys = [order for order in working if order.side == BUY]
@@ -80,6 +83,8 @@ def plan(
 
     lot = instrument.lot_size
     wanted = (abs(needed) // lot) * lot  # total leaves wanted on `side`
+    if max_order_qty is not None:
+        wanted = min(wanted, (max_order_qty // lot) * lot)
     if execution.style == "passive":
         price = bid if side == BUY else ask
         tif = execution.tif

@@ -107,6 +107,17 @@ def test_quantities_are_whole_lots() -> None:
     assert _plan(300, 250, instrument=CRUX) == []
 
 
+def test_a_target_beyond_the_max_order_qty_is_worked_in_clips() -> None:
+    assert plan(target_qty=5000, position_qty=0, working=[], bid=BID, ask=ASK, instrument=ACME,
+                execution=ExecutionConfig(), may_reprice=True, max_order_qty=1000) == [
+        Submit(side="1", qty=1000, price=BID, tif="0")
+    ]  # fmt: skip
+    assert plan(target_qty=5000, position_qty=600, working=[_order("A", "1", 400, cum=600)], bid=BID, ask=ASK,
+                instrument=ACME, execution=ExecutionConfig(), may_reprice=True, max_order_qty=1000) == [
+        Replace(cl_ord_id="A", side="1", qty=1600, price=BID, leaves_qty=1000)
+    ]  # fmt: skip
+
+
 def test_two_orders_per_side_when_configured() -> None:
     actions = _plan(9, 0, [_order("A", "1", 3)], max_working_per_side=2)
     assert actions == [Submit(side="1", qty=6, price=BID, tif="0")]
