@@ -8,7 +8,6 @@ import sqlite3
 import time
 from pathlib import Path
 
-
 from tests.integration.gateway.harness import load, running_gateway, wait_until, write_gateway_toml
 from tests.support.sim_process import start_simulator
 from tests.unit.decision.helpers import constant_model_bytes, register_model
