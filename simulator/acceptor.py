@@ -188,6 +188,7 @@ class SimulatorApplication(fix.Application):
         password: Callable[[], str | None],
         username: Callable[[], str | None] = lambda: None,
         backed_up: Callable[[], bool] = lambda: False,
+        max_entries_per_message: int = 64,
     ) -> None:
         super().__init__()
         self.venue = venue
@@ -195,7 +196,7 @@ class SimulatorApplication(fix.Application):
         self.faults = faults
         self.agents = agents
         self.instruments: Mapping[str, Instrument] = venue.instruments
-        self.subscriptions = SubscriptionRegistry()
+        self.subscriptions = SubscriptionRegistry(max_entries_per_message)
         self.lock = threading.RLock()
         self._password = password
         self._username = username

@@ -1,4 +1,4 @@
-"""Is any FIX connection backed up? Read from the kernel's TCP tables (Linux /proc/net/tcp).
+"""Is any FIX connection backed up? Asked of the kernel, socket by socket (Linux).
 
 Why: QuickFIX's ThreadedSocketConnection writes with a blocking send(), and the Python binding
 keeps the GIL during it. A peer that stops reading (a market-data consumer busy elsewhere) would
@@ -7,67 +7,120 @@ simulator, its other sessions and the control port included, until that peer rea
 simulator looks at the send queues of its established FIX connections before it publishes market
 data, and holds market data back while one of them holds more than `limit_bytes` unsent.
 
-Takes the FIX port and a limit; gives `backed_up()`. Where /proc/net/tcp is missing (not Linux)
-it always answers False: no protection, as before.
+How: the process's own socket descriptors (/proc/self/fd) whose local port is the FIX port and
+that have a peer are found every `rescan_interval_s`; their send queues are read with the
+TIOCOUTQ (= SIOCOUTQ) ioctl, which costs microseconds. (Reading /proc/net/tcp instead was
+measured at about 12 ms a time here: the kernel walks its whole connection table.) Where
+/proc/self/fd is missing (not Linux) `backed_up()` always answers False: no protection.
 """
 
 from __future__ import annotations
 
+import array
+import contextlib
+import fcntl
+import os
+import socket
+import termios
 import time
-from collections.abc import Iterable
 from pathlib import Path
 
-TCP_TABLES = (Path("/proc/net/tcp"), Path("/proc/net/tcp6"))
-ESTABLISHED = "01"
+FD_DIR = Path("/proc/self/fd")
+WMEM_MAX = Path("/proc/sys/net/core/wmem_max")
+LIMIT_CAP_BYTES = 256 * 1024
 
 
-def unsent_bytes(port: int, lines: Iterable[str]) -> list[int]:
-    """The send-queue sizes (tx_queue) of established connections whose local port is `port`."""
-    sizes: list[int] = []
-    for line in lines:
-        parts = line.split()
-        if len(parts) < 5 or parts[3] != ESTABLISHED:
-            continue
-        local = parts[1]
+def backed_up_limit(requested_send_buffer_bytes: int, wmem_max_bytes: int | None = None) -> int:
+    """Unsent bytes above which a connection counts as backed up: a quarter of the send buffer
+    the kernel really grants (twice the request, capped by net.core.wmem_max), at most 256 KiB.
+
+    Not much lower: the send queue also holds bytes sent but not yet acknowledged, which delayed
+    ACKs keep at tens of KiB on a busy, healthy connection."""
+    if wmem_max_bytes is None:
         try:
-            local_port = int(local.rsplit(":", 1)[1], 16)
-            tx_queue = int(parts[4].split(":", 1)[0], 16)
-        except (IndexError, ValueError):
+            wmem_max_bytes = int(WMEM_MAX.read_text().strip())
+        except (OSError, ValueError):
+            wmem_max_bytes = 212_992  # the usual Linux default
+    granted = 2 * min(requested_send_buffer_bytes, wmem_max_bytes)
+    return min(LIMIT_CAP_BYTES, granted // 4)
+
+
+def connected_sockets_on_port(port: int) -> list[int]:
+    """This process's descriptors of connected TCP sockets whose local port is `port`."""
+    found: list[int] = []
+    try:
+        names = os.listdir(FD_DIR)
+    except OSError:
+        return found
+    for name in names:
+        try:
+            fd = int(name)
+            if not os.readlink(FD_DIR / name).startswith("socket:"):
+                continue
+            duplicate = os.dup(fd)
+        except (OSError, ValueError):
             continue
-        if local_port == port:
-            sizes.append(tx_queue)
-    return sizes
+        # A duplicate, so that closing our socket object leaves QuickFIX's descriptor alone.
+        try:
+            with socket.socket(fileno=duplicate) as probe:
+                if probe.type != socket.SOCK_STREAM or probe.family not in (socket.AF_INET, socket.AF_INET6):
+                    continue
+                if probe.getsockname()[1] != port:
+                    continue
+                probe.getpeername()  # the listening socket has no peer
+        except OSError:
+            continue
+        found.append(fd)
+    return found
+
+
+def unsent_bytes(fd: int) -> int:
+    """Bytes in a socket's send queue (not yet acknowledged by the peer); 0 if it is not one."""
+    size = array.array("i", [0])
+    try:
+        fcntl.ioctl(fd, termios.TIOCOUTQ, size, True)
+    except OSError:
+        return 0
+    return int(size[0])
 
 
 class SendQueueProbe:
-    def __init__(self, port: int, limit_bytes: int, *, min_interval_s: float = 0.005) -> None:
+    def __init__(
+        self,
+        port: int,
+        limit_bytes: int,
+        *,
+        min_interval_s: float = 0.005,
+        rescan_interval_s: float = 0.5,
+    ) -> None:
         self.port = port
         self.limit_bytes = limit_bytes
         self.min_interval_s = min_interval_s
+        self.rescan_interval_s = rescan_interval_s
+        self.available = FD_DIR.is_dir()
         self._checked_at = 0.0
+        self._scanned_at = float("-inf")
+        self._fds: list[int] = []
         self._backed_up = False
-        self._tables = [path for path in TCP_TABLES if path.exists()]
-
-    @property
-    def available(self) -> bool:
-        return bool(self._tables)
 
     def largest_queue(self) -> int:
+        now = time.monotonic()
+        if now - self._scanned_at >= self.rescan_interval_s:
+            self._scanned_at = now
+            self._fds = connected_sockets_on_port(self.port)
         largest = 0
-        for path in self._tables:
-            try:
-                with path.open() as table:
-                    next(table, None)  # header
-                    largest = max([largest, *unsent_bytes(self.port, table)])
-            except OSError:
-                continue
+        for fd in self._fds:
+            with contextlib.suppress(OSError):
+                largest = max(largest, unsent_bytes(fd))
         return largest
 
     def backed_up(self) -> bool:
         """True while an established FIX connection has more than `limit_bytes` unsent.
         Looked up at most every `min_interval_s`."""
+        if not self.available:
+            return False
         now = time.monotonic()
         if now - self._checked_at >= self.min_interval_s:
             self._checked_at = now
-            self._backed_up = bool(self._tables) and self.largest_queue() > self.limit_bytes
+            self._backed_up = self.largest_queue() > self.limit_bytes
         return self._backed_up

@@ -18,7 +18,7 @@ from pathlib import Path
 import quickfix as fix
 
 from simulator.acceptor import MaskingLogFactory, MessageLogWriter, SimulatorApplication
-from simulator.backpressure import SendQueueProbe
+from simulator.backpressure import SendQueueProbe, backed_up_limit
 from simulator.faults import Faults
 from simulator.liquidity import LiquidityConfig, MarketAgents
 from simulator.settings import SimulatorSettings, expected_password, expected_username, load_settings
@@ -26,10 +26,6 @@ from simulator.store import VenueStore
 from simulator.venue import Venue
 
 log = logging.getLogger("simulator")
-
-# Unsent bytes on one FIX connection above which market data is held back; well below the
-# socket send buffer (SocketSendBufferSize, 1 MiB by default), so a send never blocks.
-BACKED_UP_BYTES = 64 * 1024
 
 
 class SimulatorServer:
@@ -51,7 +47,10 @@ class SimulatorServer:
             agents=self.agents,
             password=lambda: expected_password(settings),
             username=lambda: expected_username(settings),
-            backed_up=SendQueueProbe(settings.port, BACKED_UP_BYTES).backed_up,
+            backed_up=SendQueueProbe(
+                settings.port, backed_up_limit(settings.socket_send_buffer_bytes)
+            ).backed_up,
+            max_entries_per_message=settings.md_max_entries,
         )
         self._log_writer = MessageLogWriter(
             settings.message_log_dir, market_data=settings.message_log_market_data

@@ -30,6 +30,7 @@ KNOWN_SIM_KEYS = frozenset(
         "SimSymbols",
         "SimBookLevels",
         "SimMarketDataIntervalMs",
+        "SimMarketDataMaxEntries",
         "SimStateDb",
         "SimPasswordEnv",
         "SimUsernameEnv",
@@ -88,6 +89,8 @@ class SimulatorSettings:
     instruments: Mapping[str, Instrument]
     maker_levels: int
     md_interval_ms: float
+    md_max_entries: int
+    socket_send_buffer_bytes: int
     state_db: Path
     message_log_dir: Path | None
     message_log_market_data: bool
@@ -243,6 +246,10 @@ def load_settings(
     if interval <= 0:
         raise SettingsError(f"market data interval must be positive, got {interval} ms")
 
+    max_entries = _int_setting(sim, "SimMarketDataMaxEntries", 64)
+    if max_entries < 1:
+        raise SettingsError(f"SimMarketDataMaxEntries={max_entries} must be at least 1")
+
     if control_port is None and "SimControlPort" in sim:
         control_port = _int_setting(sim, "SimControlPort", 0)
 
@@ -269,6 +276,8 @@ def load_settings(
         instruments=instruments,
         maker_levels=_int_setting(sim, "SimBookLevels", 5),
         md_interval_ms=interval,
+        md_max_entries=max_entries,
+        socket_send_buffer_bytes=_int_setting(defaults.values, "SocketSendBufferSize", SOCKET_BUFFER_BYTES),
         state_db=state_db,
         message_log_dir=message_log_dir,
         message_log_market_data=sim.get("SimMessageLogMarketData", "N").upper().startswith("Y"),

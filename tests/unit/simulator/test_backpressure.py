@@ -1,26 +1,40 @@
-"""Reading send queues from the kernel's TCP table."""
+"""Send-queue probing on real loopback sockets."""
 
 from __future__ import annotations
 
-from simulator.backpressure import SendQueueProbe, unsent_bytes
+import socket
 
-# /proc/net/tcp lines: a listener on 0x1F90 (8080), two established connections from it (one with
-# 0x20000 bytes unsent), one established connection on another port, one in TIME_WAIT.
-TABLE = [
-    "   0: 00000000:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000  0  0 1 1 0 100 0 0 10 0",
-    "   1: 0100007F:1F90 0100007F:D431 01 00020000:00000000 00:00000000 00000000  0  0 2 1 0 20 4 30 10 -1",
-    "   2: 0100007F:1F90 0100007F:D432 01 00000000:00000000 00:00000000 00000000  0  0 3 1 0 20 4 30 10 -1",
-    "   3: 0100007F:0050 0100007F:D433 01 00FFFFFF:00000000 00:00000000 00000000  0  0 4 1 0 20 4 30 10 -1",
-    "   4: 0100007F:1F90 0100007F:D434 06 00FFFFFF:00000000 00:00000000 00000000  0  0 0 3 0",
-    "garbage",
-]
+from simulator.backpressure import SendQueueProbe, backed_up_limit, connected_sockets_on_port
 
 
-def test_only_established_connections_on_the_port_count() -> None:
-    assert sorted(unsent_bytes(8080, TABLE)) == [0, 0x20000]
-    assert unsent_bytes(9999, TABLE) == []
+def test_a_peer_that_does_not_read_shows_as_backed_up() -> None:
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        with socket.create_connection(("127.0.0.1", port)) as peer:
+            peer.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            server_side, _ = listener.accept()
+            with server_side:
+                probe = SendQueueProbe(port, limit_bytes=32 * 1024, min_interval_s=0)
+                assert connected_sockets_on_port(port) == [server_side.fileno()], "not the listener"
+                assert not probe.backed_up()
+                server_side.setblocking(False)
+                chunk = b"x" * 4096
+                try:
+                    for _ in range(10_000):
+                        server_side.send(chunk)
+                except BlockingIOError:
+                    pass  # the peer's window and our send buffer are full
+                assert probe.largest_queue() > 32 * 1024
+                assert probe.backed_up()
+        assert listener.fileno() >= 0, "probing never closed anyone's descriptor"
 
 
-def test_probe_on_a_port_nobody_uses_is_never_backed_up() -> None:
-    probe = SendQueueProbe(1, limit_bytes=0)
-    assert probe.backed_up() is False
+def test_limit_is_a_quarter_of_the_granted_buffer_at_most_256_kib() -> None:
+    assert backed_up_limit(1 << 20, wmem_max_bytes=4 << 20) == 256 * 1024
+    assert backed_up_limit(1 << 20, wmem_max_bytes=212_992) == 106_496
+
+
+def test_a_port_nobody_uses_is_never_backed_up() -> None:
+    assert not SendQueueProbe(1, limit_bytes=0, min_interval_s=0).backed_up()

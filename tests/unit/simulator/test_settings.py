@@ -27,6 +27,8 @@ def test_bundled_cfg_with_overrides_writes_an_effective_file(tmp_path: Path) -> 
     assert "FileLogPath" not in defaults, "QuickFIX's FileLog would write passwords"
     assert settings.message_log_dir == tmp_path / "log"
     assert settings.password_env == "FIXSIM_PASSWORD"
+    assert defaults["SocketNodelay"] == "Y" and defaults["SocketSendBufferSize"] == "1048576"
+    assert settings.md_max_entries == 64
 
 
 def test_cfg_from_another_directory_still_finds_the_dictionary(
