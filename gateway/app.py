@@ -221,6 +221,11 @@ class Gateway:
                 self._initiator.stop()  # sends Logout(35=5) and waits for the sessions to end
             except Exception:
                 log.exception("stopping the initiator")
+            # Free the initiator now: its destructor takes its sessions out of QuickFIX's
+            # process-wide registry. Left to the garbage collector (a traceback that still
+            # references this gateway, say), a stopped session would keep its SessionID there and
+            # a later gateway's sendToTarget would go to the dead session instead of its own.
+            self._initiator = None
         if self.application is not None:
             try:
                 self.application.drain_engine_rejects()

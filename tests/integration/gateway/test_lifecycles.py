@@ -68,17 +68,23 @@ def test_market_order_is_filled(gateway, sim):
 
 
 def test_partial_fill_then_cancel_leaves_position_at_filled_qty(gateway, sim):
-    _, asks = touch(sim)
-    best_qty = int(asks[0][1])
-    before = gateway.oms.position("ACME").qty
-    cl = submit(gateway, "ACME", "1", best_qty + 500, D(asks[0][0]))  # takes the level, rests the rest
-    status_is(gateway, cl, S.PARTIALLY_FILLED)
-    assert gateway.oms.cancel(cl).accepted
+    # The rest of the order rests at the price it took, now the best bid: background sellers may
+    # fill it before the cancel arrives. Try a few times; the cancelled path must happen once.
+    outcomes = []
+    for _ in range(5):
+        _, asks = touch(sim)
+        before = gateway.oms.position("ACME").qty
+        cl = submit(gateway, "ACME", "1", int(asks[0][1]) + 500, D(asks[0][0]))  # takes the level
+        status_is(gateway, cl, S.PARTIALLY_FILLED, S.FILLED)
+        gateway.oms.cancel(cl)
+        order = final(gateway, cl)
+        outcomes.append(order.status)
+        assert gateway.oms.position("ACME").qty == before + order.cum_qty
+        if order.status is S.CANCELED:
+            assert 1 <= order.cum_qty < order.order_qty
+            break
 
-    order = final(gateway, cl)
-
-    assert order.status is S.CANCELED and 1 <= order.cum_qty < order.order_qty
-    assert gateway.oms.position("ACME").qty == before + order.cum_qty
+    assert S.CANCELED in outcomes, outcomes
     assert_ledger_matches_venue(gateway.ledger.path, sim.control)
 
 

@@ -155,3 +155,25 @@ enabled = false
         assert {o["cl_ord_id"] for o in sim.control.orders("FIXGW")} == {acme.cl_ord_id}
     finally:
         sim.stop()
+
+
+def test_a_stopped_gateway_still_referenced_does_not_capture_the_next_ones_messages(tmp_path):
+    # QuickFIX keeps sessions in a process-wide registry keyed by SessionID until their
+    # initiator is destroyed: a stopped gateway kept alive (by a traceback, say) must not make a
+    # new gateway with the same sessions send into the dead ones.
+    from decimal import Decimal
+
+    sim = start_simulator(tmp_path)
+    try:
+        first_config = load(write_gateway_toml(tmp_path / "first", sim.port), sim.port)
+        with running_gateway(first_config) as first:
+            pass
+        kept_alive = first  # noqa: F841 - the point of the test
+        config = load(write_gateway_toml(tmp_path / "second", sim.port), sim.port)
+        with running_gateway(config) as gateway:
+            result = gateway.oms.submit(symbol="ACME", side="1", qty=1, ord_type="1")
+            assert result.accepted
+            order = wait_until(lambda: (o := gateway.oms.order(result.cl_ord_id)).is_final and o, 10, "fill")
+            assert order.cum_qty == 1 and order.avg_px is not None and order.avg_px > Decimal(0)
+    finally:
+        sim.stop()
