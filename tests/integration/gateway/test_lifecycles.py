@@ -110,21 +110,32 @@ def test_c_1_resting_order_is_replaced_then_cancelled(gateway, sim):
 
 
 def test_c_1_b_replace_of_a_partially_filled_order_keeps_its_fills(gateway, sim):
-    _, asks = touch(sim)
-    best_px, best_qty = D(asks[0][0]), int(asks[0][1])
-    cl = submit(gateway, "ACME", "1", best_qty + 500, best_px)  # takes the level, rests the rest
-    order = status_is(gateway, cl, S.PARTIALLY_FILLED)
-    filled = order.cum_qty
+    # As above, background sellers may fill the rest before the replace lands (the venue then
+    # answers OrderCancelReject(35=9)): try a few times; the replaced path must happen once.
+    replaced_once = False
+    for _ in range(5):
+        _, asks = touch(sim)
+        cl = submit(gateway, "ACME", "1", int(asks[0][1]) + 500, D(asks[0][0]))  # takes the level
+        order = status_is(gateway, cl, S.PARTIALLY_FILLED, S.FILLED)
+        if order.status is S.FILLED:
+            continue
+        filled, order_qty = order.cum_qty, order.order_qty
 
-    replaced = gateway.oms.replace(cl, qty=order.order_qty + 5)
-    assert replaced.accepted
-    order = status_is(gateway, cl, S.PARTIALLY_FILLED, S.FILLED)
+        replaced = gateway.oms.replace(cl, qty=order_qty + 5)
+        order = wait_until(
+            lambda cl=cl: (o := gateway.oms.order(cl)) and not o.pending and o, 10, "replace answered"
+        )
 
-    assert order.cl_ord_id == replaced.cl_ord_id and order.order_qty == best_qty + 505
-    assert order.cum_qty >= filled
-    if not order.is_final:
-        gateway.oms.cancel(order.cl_ord_id)
-    final(gateway, cl)
+        if order.cl_ord_id == replaced.cl_ord_id:
+            assert order.order_qty == order_qty + 5 and order.cum_qty >= filled
+            replaced_once = True
+        if not order.is_final:
+            gateway.oms.cancel(order.cl_ord_id)
+        final(gateway, cl)
+        if replaced_once:
+            break
+
+    assert replaced_once
     assert_ledger_matches_venue(gateway.ledger.path, sim.control)
 
 
