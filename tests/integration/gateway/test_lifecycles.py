@@ -52,7 +52,7 @@ def test_a_1_a_marketable_limit_order_is_filled_and_booked(gateway, sim):
     _, asks = touch(sim)
     qty = min(int(asks[0][1]), 5)
 
-    order = final(gateway, submit(gateway, "ACME", "1", qty, D(asks[0][0])))
+    order = final(gateway, submit(gateway, "ACME", "1", qty, D(asks[0][0]) + D("0.10")))
 
     assert order.status is S.FILLED and order.cum_qty == qty
     assert assert_ledger_matches_venue(gateway.ledger.path, sim.control) >= 1
@@ -220,9 +220,9 @@ def test_day_order_expires_at_end_of_day(gateway, sim):
 
 def test_d_bust_and_correction_adjust_fills_and_positions(gateway, sim):
     _, asks = touch(sim)
-    first = final(gateway, submit(gateway, "ACME", "1", 1, D(asks[0][0])))
+    first = final(gateway, submit(gateway, "ACME", "1", 1, D(asks[0][0]) + D("0.10")))
     _, asks = touch(sim)
-    second = final(gateway, submit(gateway, "ACME", "1", 1, D(asks[0][0])))
+    second = final(gateway, submit(gateway, "ACME", "1", 1, D(asks[0][0]) + D("0.10")))
     fills = {f["cl_ord_id"]: f for f in sim.control.fills("FIXGW")}
     busted, corrected = fills[first.cl_ord_id]["exec_id"], fills[second.cl_ord_id]["exec_id"]
 
