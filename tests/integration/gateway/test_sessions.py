@@ -140,12 +140,8 @@ enabled = false
             wait_until(
                 lambda: gateway.sink._books["ACME"].best_ask() is not None, 10, "ACME book on FIXGW-MD"
             )
-            crux = gateway.oms.submit(
-                symbol="CRUX", side="1", qty=100, ord_type="2", price=gateway.sink._books["CRUX"].best_ask()
-            )
-            acme = gateway.oms.submit(
-                symbol="ACME", side="1", qty=1, ord_type="2", price=gateway.sink._books["ACME"].best_ask()
-            )
+            crux = gateway.oms.submit(symbol="CRUX", side="1", qty=100, ord_type="1")
+            acme = gateway.oms.submit(symbol="ACME", side="1", qty=1, ord_type="1")
             for result in (crux, acme):
                 assert result.accepted, result.reason
                 wait_until(lambda r=result: gateway.oms.order(r.cl_ord_id).is_final, 10, "final")
