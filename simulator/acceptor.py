@@ -25,6 +25,7 @@ from typing import Any, ClassVar
 import quickfix as fix
 
 from simulator import fixmessages as out
+from simulator.backpressure import SendQueueProbe
 from simulator.faults import Faults
 from simulator.fixmessages import field, header_field
 from simulator.instruments import Instrument
@@ -187,7 +188,8 @@ class SimulatorApplication(fix.Application):
         agents: MarketAgents,
         password: Callable[[], str | None],
         username: Callable[[], str | None] = lambda: None,
-        backed_up: Callable[[], bool] = lambda: False,
+        send_queues: SendQueueProbe | None = None,
+        stalled_peer_timeout_s: float = 5.0,
         max_entries_per_message: int = 64,
     ) -> None:
         super().__init__()
@@ -200,7 +202,8 @@ class SimulatorApplication(fix.Application):
         self.lock = threading.RLock()
         self._password = password
         self._username = username
-        self._backed_up = backed_up
+        self.send_queues = send_queues
+        self.stalled_peer_timeout_s = stalled_peer_timeout_s
         self.market_data_held_back = 0
         self._held_back_logged_at = 0.0
         self._session_ids: dict[str, fix.SessionID] = {}
@@ -503,7 +506,7 @@ class SimulatorApplication(fix.Application):
             self._send_outbound(outbound)
         if result.market_data and not self.faults.get("freeze_market_data"):
             deliveries = self.subscriptions.fan_out(result.market_data)
-            if deliveries and self._backed_up():
+            if deliveries and self.send_queues is not None and self.send_queues.backed_up():
                 self._hold_back_market_data()
             else:
                 for delivery in deliveries:
@@ -530,6 +533,14 @@ class SimulatorApplication(fix.Application):
         """A FIX connection is not reading: publishing to it could block the whole process.
         RptSeq(83) keeps counting, so subscribers see the gap and ask for a snapshot."""
         self.market_data_held_back += 1
+        assert self.send_queues is not None
+        dropped = self.send_queues.drop_if_stalled_for(self.stalled_peer_timeout_s)
+        if dropped:
+            log.warning(
+                "shut down %d FIX connection(s) not reading for %.1f s; market data resumes",
+                dropped,
+                self.stalled_peer_timeout_s,
+            )
         now = time.monotonic()
         if now - self._held_back_logged_at >= 10:
             self._held_back_logged_at = now
@@ -582,6 +593,11 @@ class SimulatorApplication(fix.Application):
         if session_id is None:
             log.warning("no session %s configured: message dropped", session_key)
             return False
+        dropped = self.send_queues.guard() if self.send_queues is not None else 0
+        if dropped:
+            log.warning(
+                "shut down %d FIX connection(s) whose peer stopped reading (send queue full)", dropped
+            )
         if self.faults.consume("sequence_gap"):
             session = fix.Session.lookupSession(session_id)
             if session is not None:

@@ -5,7 +5,9 @@ keeps the GIL during it. A peer that stops reading (a market-data consumer busy 
 let the socket's send queue fill up, and the next send would then freeze every thread of the
 simulator, its other sessions and the control port included, until that peer reads again. So the
 simulator looks at the send queues of its established FIX connections before it publishes market
-data, and holds market data back while one of them holds more than `limit_bytes` unsent.
+data, and holds market data back while one of them holds more than `limit_bytes` unsent; and
+before any send it shuts down a connection holding more than three times that (its peer stopped
+reading altogether), which QuickFIX then handles as a disconnect.
 
 How: the process's own socket descriptors (/proc/self/fd) whose local port is the FIX port and
 that have a peer are found every `rescan_interval_s`; their send queues are read with the
@@ -101,18 +103,53 @@ class SendQueueProbe:
         self._checked_at = 0.0
         self._scanned_at = float("-inf")
         self._fds: list[int] = []
+        self._shut: set[int] = set()
         self._backed_up = False
+        self._guarded_at = 0.0
+        self._backed_up_since: float | None = None
+        # Three times the hold-back limit: at most three quarters of the granted buffer.
+        self.drop_limit_bytes = 3 * limit_bytes
 
     def largest_queue(self) -> int:
         now = time.monotonic()
         if now - self._scanned_at >= self.rescan_interval_s:
             self._scanned_at = now
             self._fds = connected_sockets_on_port(self.port)
+            self._shut &= set(self._fds)
         largest = 0
         for fd in self._fds:
             with contextlib.suppress(OSError):
                 largest = max(largest, unsent_bytes(fd))
         return largest
+
+    def drop_stalled(self, drop_limit_bytes: int) -> int:
+        """Shut down every FIX connection with more than `drop_limit_bytes` unsent: its peer has
+        stopped reading, and the next send to it could block the whole process. QuickFIX sees
+        the socket fail and disconnects that session the usual way. Returns how many."""
+        dropped = 0
+        for fd in list(self._fds):
+            if fd in self._shut or unsent_bytes(fd) <= drop_limit_bytes:
+                continue
+            try:
+                with socket.socket(fileno=os.dup(fd)) as stalled:
+                    stalled.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                continue
+            self._shut.add(fd)  # QuickFIX closes it once it has read what was already queued
+            dropped += 1
+        return dropped
+
+    def guard(self) -> int:
+        """Before a send: at most every `min_interval_s`, shut down connections whose peer has
+        left more than `drop_limit_bytes` unread. Returns how many it shut down."""
+        if not self.available:
+            return 0
+        now = time.monotonic()
+        if now - self._guarded_at < self.min_interval_s:
+            return 0
+        self._guarded_at = now
+        self.largest_queue()  # refreshes the descriptor list when due
+        return self.drop_stalled(self.drop_limit_bytes)
 
     def backed_up(self) -> bool:
         """True while an established FIX connection has more than `limit_bytes` unsent.
@@ -123,4 +160,18 @@ class SendQueueProbe:
         if now - self._checked_at >= self.min_interval_s:
             self._checked_at = now
             self._backed_up = self.largest_queue() > self.limit_bytes
+            if not self._backed_up:
+                self._backed_up_since = None
+            elif self._backed_up_since is None:
+                self._backed_up_since = now
         return self._backed_up
+
+    def drop_if_stalled_for(self, seconds: float) -> int:
+        """Shut down the connections over the hold-back limit once the venue has been backed up
+        for `seconds` without a break: one peer that stopped reading must not hold market data
+        back from everyone for ever."""
+        since = self._backed_up_since
+        if since is None or time.monotonic() - since < seconds:
+            return 0
+        self._backed_up_since = None
+        return self.drop_stalled(self.limit_bytes)

@@ -40,6 +40,7 @@ class SimulatorServer:
         self.agents = MarketAgents(
             settings.instruments, settings.seed, LiquidityConfig(levels=settings.maker_levels)
         )
+        self.send_queues = SendQueueProbe(settings.port, backed_up_limit(settings.socket_send_buffer_bytes))
         self.app = SimulatorApplication(
             venue=self.venue,
             store=self.store,
@@ -47,9 +48,8 @@ class SimulatorServer:
             agents=self.agents,
             password=lambda: expected_password(settings),
             username=lambda: expected_username(settings),
-            backed_up=SendQueueProbe(
-                settings.port, backed_up_limit(settings.socket_send_buffer_bytes)
-            ).backed_up,
+            send_queues=self.send_queues,
+            stalled_peer_timeout_s=settings.stalled_peer_timeout_ms / 1000,
             max_entries_per_message=settings.md_max_entries,
         )
         self._log_writer = MessageLogWriter(

@@ -31,6 +31,7 @@ KNOWN_SIM_KEYS = frozenset(
         "SimBookLevels",
         "SimMarketDataIntervalMs",
         "SimMarketDataMaxEntries",
+        "SimStalledPeerTimeoutMs",
         "SimStateDb",
         "SimPasswordEnv",
         "SimUsernameEnv",
@@ -91,6 +92,7 @@ class SimulatorSettings:
     md_interval_ms: float
     md_max_entries: int
     socket_send_buffer_bytes: int
+    stalled_peer_timeout_ms: int
     state_db: Path
     message_log_dir: Path | None
     message_log_market_data: bool
@@ -277,6 +279,7 @@ def load_settings(
         maker_levels=_int_setting(sim, "SimBookLevels", 5),
         md_interval_ms=interval,
         md_max_entries=max_entries,
+        stalled_peer_timeout_ms=_int_setting(sim, "SimStalledPeerTimeoutMs", 5000),
         socket_send_buffer_bytes=_int_setting(defaults.values, "SocketSendBufferSize", SOCKET_BUFFER_BYTES),
         state_db=state_db,
         message_log_dir=message_log_dir,

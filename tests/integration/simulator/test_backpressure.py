@@ -12,12 +12,14 @@ import time
 from pathlib import Path
 
 from tests.support.fix_client import FixTestClient, new_order_single
-from tests.support.raw_fix import RawFixSession
-from tests.support.sim_process import start_simulator
+from tests.support.raw_fix import RawFixSession, sending_time
+from tests.support.sim_process import SIM_CONFIG, start_simulator
 
 
 def test_a_market_data_subscriber_that_never_reads_does_not_freeze_the_venue(tmp_path: Path) -> None:
-    sim = start_simulator(tmp_path, md_interval_ms=1)
+    cfg = tmp_path / "quick-timeout.cfg"
+    cfg.write_text(SIM_CONFIG.read_text().replace("SimSeed=7", "SimSeed=7\nSimStalledPeerTimeoutMs=1000"))
+    sim = start_simulator(tmp_path, md_interval_ms=1, config=cfg)
     try:
         with RawFixSession(sim.port, sender_comp_id="FIXGW-MD") as deaf:
             # A small receive buffer, so the venue's send queue fills within the test's time.
@@ -28,7 +30,7 @@ def test_a_market_data_subscriber_that_never_reads_does_not_freeze_the_venue(tmp
             for number in range(30):
                 request = [(262, f"deaf{number}"), (263, "1"), (264, "0"), (267, "1"), (269, "0"), (146, "3")]
                 deaf.send("V", [*request, (55, "ACME"), (55, "BOLT"), (55, "CRUX")])
-            time.sleep(3)
+            time.sleep(1.5)
             started = time.monotonic()
             assert sim.control.ping()
             assert time.monotonic() - started < 1.0
@@ -38,7 +40,60 @@ def test_a_market_data_subscriber_that_never_reads_does_not_freeze_the_venue(tmp
                 client.wait_for(lambda m: m.get(11) == "alive" and m.get(150) == "0", timeout_s=5)
             finally:
                 client.stop(force=True)
-        assert "market data held back" in sim.output()
+            assert "market data held back" in sim.output()
+            # Held back for good it is not: after a while the deaf connection is shut down.
+            deadline = time.monotonic() + 10
+            while "not reading for" not in sim.output():
+                assert time.monotonic() < deadline, sim.output()[-2000:]
+                time.sleep(0.1)
+            while "FIX.4.4:FIXSIM->FIXGW-MD" in sim.control.sessions():
+                assert time.monotonic() < deadline, "the deaf session is still logged on"
+                time.sleep(0.05)
+    finally:
+        sim.stop()
+
+
+def test_an_order_client_that_never_reads_its_reports_is_disconnected(tmp_path: Path) -> None:
+    # Small socket buffers (128 KiB granted) so that the test needs only a few hundred orders.
+    cfg = tmp_path / "small-buffers.cfg"
+    cfg.write_text(
+        SIM_CONFIG.read_text().replace("SocketNodelay=Y", "SocketNodelay=Y\nSocketSendBufferSize=65536")
+    )
+    sim = start_simulator(tmp_path, config=cfg)
+    try:
+        with RawFixSession(sim.port, sender_comp_id="FIXGW") as deaf:
+            deaf._socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            deaf.logon()
+            try:
+                for number in range(3000):
+                    deaf.send(
+                        "D",
+                        [
+                            (11, f"flood{number}"),
+                            (55, "ACME"),
+                            (54, "1"),
+                            (60, sending_time()),
+                            (38, "1"),
+                            (40, "2"),
+                            (44, "50.00"),
+                            (59, "3"),
+                        ],
+                    )
+            except OSError:
+                pass  # the venue shut the connection while we were still sending
+            deadline = time.monotonic() + 10
+            while "stopped reading" not in sim.output():
+                assert time.monotonic() < deadline, sim.output()[-2000:]
+                time.sleep(0.1)
+        assert sim.control.ping()
+        # Another session still trades (FIXGW's sequence numbers now belong to the flood).
+        client = FixTestClient.start_new(tmp_path / "c1", sim.port, sender="CLIENT1")
+        try:
+            client.send(new_order_single("after-flood", "ACME", "1", 1, price="50.00"))
+            client.wait_for(lambda m: m.get(11) == "after-flood" and m.get(150) == "0", timeout_s=5)
+        finally:
+            client.stop(force=True)
+        assert sim.output().count("stopped reading") == 1, "shut down once, not again and again"
     finally:
         sim.stop()
 
