@@ -47,6 +47,7 @@ from gateway.marketdata.book import (
     SymbolBook,
 )
 from gateway.marketdata.events import (
+    PX_SCALE,
     IncrementalReceived,
     MarketDataError,
     SnapshotReceived,
@@ -178,7 +179,11 @@ class DecisionSink:
         self._realtime = config.mode == "realtime"
         self._input_index = kernels.MODEL_INPUT_INDEX
         self._n_inputs = len(kernels.MODEL_INPUT_NAMES)
-        self._batch = np.zeros((max(1, len(self._instruments)), self._n_inputs), dtype=np.float32)
+        rows = max(1, len(self._instruments))
+        self._batch = np.zeros((rows, self._n_inputs), dtype=np.float32)
+        # Per decision run: one row of step inputs and one feature vector per symbol decided on.
+        self._step_inputs = np.zeros((rows, kernels.N_STEP_INPUTS), dtype=np.float64)
+        self._feature_rows = np.zeros((rows, kernels.N_FEATURES), dtype=np.float64)
         self._model = load_model(registry, max(1, len(config.symbols)))
         self._pending_model: LoadedModel | None = None
         self._fallback_state: dict[str, str] = {}
@@ -394,58 +399,76 @@ class DecisionSink:
         wall_start = time.time_ns() if root is not None else 0
         t_book = time.perf_counter_ns()
         books = self._market.books
-        positions = []
-        features: list[bytes] = []
+        instruments = self._instruments
+        position_of = self._orders.position
+        engine = self._engine
+        inputs = self._step_inputs
+        ticklog = self._ticklog
+        positions: list[int] = []
         kept: list[str] = []
-        batch = self._batch
         for symbol in symbols:
             book = books[symbol]
-            instrument = self._instruments[symbol]
-            position = self._orders.position(symbol)
+            top = book.top()
+            if top is None:
+                continue  # one-sided or crossed for now: no step, no decision
+            instrument = instruments[symbol]
+            position = position_of(symbol)
             qty = position.qty
             avg_cost_e8 = _e8(position.avg_cost)
             realized_e8 = _e8(position.realized_pnl)
             max_position = instrument.max_position_lots * instrument.lot_size
-            vector = self._engine.compute(
-                book,
-                position_qty=qty,
-                avg_cost_e8=avg_cost_e8,
-                realized_pnl_e8=realized_e8,
-                max_position=max_position,
+            buy_volume, sell_volume = book.take_trade_flow()
+            # The same float conversions as FeatureEngine.compute (replay), so the same bits.
+            inputs[len(kept)] = (
+                engine.row_of(symbol),
+                top[0] / PX_SCALE,
+                top[2] / PX_SCALE,
+                float(top[1]),
+                float(top[3]),
+                float(buy_volume),
+                float(sell_volume),
+                float(qty),
+                avg_cost_e8 / PX_SCALE,
+                realized_e8 / PX_SCALE,
+                float(max_position),
             )
-            if vector is None:
-                continue  # one-sided or crossed for now: no step, no decision
             self._decision_no += 1
-            if self._ticklog is not None:
-                self._ticklog.decision(
+            if ticklog is not None:
+                ticklog.decision(
                     recv_ns, symbol, self._decision_no, qty, avg_cost_e8, realized_e8, max_position
                 )
-            batch[len(kept), :] = vector[kernels.MODEL_INPUT_SLICE]
-            features.append(vector.tobytes())
             positions.append(qty)
             kept.append(symbol)
-        first_no = self._decision_no - len(kept) + 1
-        t_features = time.perf_counter_ns()
-        if not kept:
+        count = len(kept)
+        if not count:
             if root is not None:
                 root.end()
             return
-
+        first_no = self._decision_no - count + 1
         model = self._model
         runner = model.runner
-        outputs: list[float | None] = [None] * len(kept)
-        reasons = [model.error_reason] * len(kept)
-        details = [model.error_detail] * len(kept)
+        outputs: list[float | None] = [None] * count
+        reasons = [model.error_reason] * count
+        details = [model.error_detail] * count
+        # The features' model inputs go straight into the runner's bound input buffer.
+        model_inputs = self._batch
         if runner is not None:
             try:
-                if len(kept) == 1:
-                    outputs[0] = runner.run_one(batch[0])
-                else:
-                    result = runner.run(batch[: len(kept)])
-                    outputs = [float(value) for value in result]
+                model_inputs = runner.bound_inputs(count)
             except Exception as exc:
-                reasons = [fallback.INFERENCE_ERROR] * len(kept)
-                details = [f"{type(exc).__name__}: {exc}"] * len(kept)
+                runner = None
+                reasons = [fallback.INFERENCE_ERROR] * count
+                details = [f"{type(exc).__name__}: {exc}"] * count
+        outs = self._feature_rows
+        engine.step_many(inputs, count, outs, model_inputs)
+        t_features = time.perf_counter_ns()
+
+        if runner is not None:
+            try:
+                outputs = list(runner.run_bound(count))
+            except Exception as exc:
+                reasons = [fallback.INFERENCE_ERROR] * count
+                details = [f"{type(exc).__name__}: {exc}"] * count
         t_inference = time.perf_counter_ns()
         elapsed_ns = t_inference - t_start
         over_budget = elapsed_ns > self._budget_ns
@@ -523,7 +546,7 @@ class DecisionSink:
                     book.rpt_seq,
                     sending_time_ns,
                     book.mid_e8() or 0,
-                    features[i],
+                    outs[i].tobytes(),
                     model_version,
                     outputs[i] if outputs[i] is not None and math.isfinite(outputs[i] or 0.0) else None,
                     targets[i],

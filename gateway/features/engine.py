@@ -16,9 +16,35 @@ from gateway.marketdata.events import PX_SCALE
 
 
 class FeatureEngine:
+    """Feature state of every symbol, one row each of a state table (`kernels.new_state()`
+    layout), so that a decision on several symbols steps them all in one compiled call."""
+
     def __init__(self) -> None:
-        self._states: dict[str, npt.NDArray[np.float64]] = {}
+        self._rows: dict[str, int] = {}
+        self._states: npt.NDArray[np.float64] = np.zeros((4, kernels.STATE_SIZE), dtype=np.float64)
         self._outs: dict[str, npt.NDArray[np.float64]] = {}
+
+    def row_of(self, symbol: str) -> int:
+        """The symbol's row in the state table (a fresh state on first use)."""
+        row = self._rows.get(symbol)
+        if row is None:
+            row = self._rows[symbol] = len(self._rows)
+            if row >= len(self._states):
+                grown = np.zeros((2 * len(self._states), kernels.STATE_SIZE), dtype=np.float64)
+                grown[: len(self._states)] = self._states
+                self._states = grown
+        return row
+
+    def step_many(
+        self,
+        inputs: npt.NDArray[np.float64],
+        count: int,
+        outs: npt.NDArray[np.float64],
+        model_inputs: npt.NDArray[np.float32],
+    ) -> None:
+        """Step the first `count` rows of `inputs` (`kernels.IN_*` columns; `IN_ROW` from
+        `row_of`): the same values as `compute` on each symbol in turn, in one call."""
+        kernels.step_many(self._states, inputs, count, outs, model_inputs)
 
     def compute(
         self,
@@ -36,15 +62,14 @@ class FeatureEngine:
         top = book.top()
         if top is None:
             return None
-        state = self._states.get(book.symbol)
-        if state is None:
-            state = self._states[book.symbol] = kernels.new_state()
-            self._outs[book.symbol] = np.zeros(kernels.N_FEATURES, dtype=np.float64)
-        out = self._outs[book.symbol]
+        row = self.row_of(book.symbol)
+        out = self._outs.get(book.symbol)
+        if out is None:
+            out = self._outs[book.symbol] = np.zeros(kernels.N_FEATURES, dtype=np.float64)
         bid_e8, bid_size, ask_e8, ask_size = top
         buy_volume, sell_volume = book.take_trade_flow()
         kernels.step(
-            state,
+            self._states[row],
             bid_e8 / PX_SCALE,
             ask_e8 / PX_SCALE,
             float(bid_size),

@@ -50,6 +50,7 @@ MODEL_INPUT_INDEX: Final = np.array([FEATURE_NAMES.index(name) for name in MODEL
 # The model inputs are the vector's tail: a slice (a view) is cheaper than fancy indexing.
 MODEL_INPUT_SLICE: Final = slice(2, len(FEATURE_NAMES))
 assert FEATURE_NAMES[MODEL_INPUT_SLICE] == MODEL_INPUT_NAMES
+MODEL_N_INPUTS: Final = len(MODEL_INPUT_NAMES)
 
 # State layout
 _S_COUNT: Final = 0
@@ -164,9 +165,56 @@ def step(
     out[13] = pnl / (max_position * mid) * 1e4 if max_position > 0.0 else 0.0
 
 
+# Columns of `step_many`'s inputs, one row per symbol decided on
+IN_ROW: Final = 0  # the symbol's row in the state table
+IN_BID, IN_ASK, IN_BID_SIZE, IN_ASK_SIZE, IN_BUY, IN_SELL = 1, 2, 3, 4, 5, 6
+IN_POSITION, IN_AVG_COST, IN_REALIZED, IN_MAX_POSITION = 7, 8, 9, 10
+N_STEP_INPUTS: Final = 11
+
+
+@njit(cache=True)
+def step_many(
+    states: npt.NDArray[np.float64],
+    inputs: npt.NDArray[np.float64],
+    count: int,
+    outs: npt.NDArray[np.float64],
+    model_inputs: npt.NDArray[np.float32],
+) -> None:
+    """`step` for the first `count` rows of `inputs` in one call from Python (one dispatch
+    instead of one per symbol), writing each feature vector to `outs[i]` and its model inputs
+    (the vector's tail, as float32) to `model_inputs[i]`. The same `step` runs, so the values
+    are the same bits as calling it row by row."""
+    first_input = N_FEATURES - MODEL_N_INPUTS
+    for i in range(count):
+        row = inputs[i]
+        out = outs[i]
+        step(
+            states[int(row[0])],
+            row[1],
+            row[2],
+            row[3],
+            row[4],
+            row[5],
+            row[6],
+            row[7],
+            row[8],
+            row[9],
+            row[10],
+            out,
+        )
+        for k in range(MODEL_N_INPUTS):
+            model_inputs[i, k] = np.float32(out[first_input + k])
+
+
 def warm() -> None:
     """Compile (or load from numba's cache) every kernel, so the first live tick pays nothing."""
     state = new_state()
     out = np.zeros(N_FEATURES, dtype=np.float64)
     for i in range(3):
         step(state, 100.0, 100.02 + i * 0.01, 5.0, 7.0, 1.0, 0.0, 0.0, 0.0, 0.0, 1.0, out)
+    states = np.zeros((2, STATE_SIZE), dtype=np.float64)
+    inputs = np.zeros((2, N_STEP_INPUTS), dtype=np.float64)
+    inputs[:, IN_BID] = 100.0
+    inputs[:, IN_ASK] = 100.02
+    inputs[1, IN_ROW] = 1
+    step_many(states, inputs, 2, np.zeros((2, N_FEATURES)), np.zeros((2, MODEL_N_INPUTS), dtype=np.float32))
