@@ -377,7 +377,7 @@ class OrderManager:
             now = self._clock_ns()
             transition = apply_execution(order.status, report.exec_type, report.ord_status)
             updated = self._next_order_state(order, report, transition, now)
-            position = self._positions.get(order.symbol)
+            before = position = self._positions.get(order.symbol)
             fill_recorded = False
             with self._ledger.transaction():
                 stored = self._ledger.insert_execution_report(
@@ -403,10 +403,10 @@ class OrderManager:
                     position = self._record_bust_or_correction(order, report, position, now)
                 self._settle_request(order, report, now)
                 self._ledger.update_order(updated)
-                if position is not None:
+                if position is not before and position is not None:
                     self._ledger.upsert_position(position, now)
             # committed: now the in-memory view follows
-            if position is not None:
+            if position is not before and position is not None:
                 self._positions[order.symbol] = position
             self._count(order, report, transition)
             if updated.is_final:
