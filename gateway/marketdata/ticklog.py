@@ -22,7 +22,7 @@ from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Final
+from typing import Any, BinaryIO, Final
 
 MAGIC: Final = b"FIXGW-TICKLOG 1\n"
 KIND_MESSAGE: Final = 1
@@ -73,13 +73,14 @@ class TickLogWriter:
         if fresh:
             self._file.write(MAGIC)
             self._file.flush()
-        self._pending: deque[bytes] = deque()
+        # Records as plain tuples: packing and encoding happen in `flush` (recorder thread),
+        # off the FIX callback. deque.append is atomic, so the two threads need no lock.
+        self._pending: deque[tuple[Any, ...]] = deque()
         self.records_written = 0
 
-    # Hot path: pack and append, nothing else.
+    # Hot path: one tuple appended, nothing else.
     def message(self, recv_ns: int, raw: str) -> None:
-        payload = raw.encode("latin-1")
-        self._pending.append(_RECORD_HEADER.pack(KIND_MESSAGE, recv_ns, len(payload)) + payload)
+        self._pending.append((KIND_MESSAGE, recv_ns, raw))
 
     def decision(
         self,
@@ -91,18 +92,33 @@ class TickLogWriter:
         realized_e8: int,
         max_position: int,
     ) -> None:
-        payload = _DECISION.pack(decision_no, qty, avg_cost_e8, realized_e8, max_position) + symbol.encode()
-        self._pending.append(_RECORD_HEADER.pack(KIND_DECISION, recv_ns, len(payload)) + payload)
+        self._pending.append(
+            (KIND_DECISION, recv_ns, symbol, decision_no, qty, avg_cost_e8, realized_e8, max_position)
+        )
 
     def session_down(self, recv_ns: int) -> None:
-        self._pending.append(_RECORD_HEADER.pack(KIND_SESSION_DOWN, recv_ns, 0))
+        self._pending.append((KIND_SESSION_DOWN, recv_ns))
 
     def flush(self) -> int:
-        """Compress and write what is pending (recorder thread). Returns records written."""
+        """Pack, compress and write what is pending (recorder thread). Returns records written."""
         chunks: list[bytes] = []
         pending = self._pending
+        header = _RECORD_HEADER.pack
         while pending:
-            chunks.append(pending.popleft())
+            record = pending.popleft()
+            kind = record[0]
+            if kind == KIND_MESSAGE:
+                try:
+                    payload = record[2].encode("latin-1")
+                except UnicodeEncodeError:
+                    # The callback's decoder refused the same text and dropped the tick: the
+                    # log skips it too, so a replay sees what the live book saw.
+                    continue
+            elif kind == KIND_DECISION:
+                payload = _DECISION.pack(*record[3:]) + record[2].encode()
+            else:
+                payload = b""
+            chunks.append(header(kind, record[1], len(payload)) + payload)
         if not chunks:
             return 0
         raw = b"".join(chunks)

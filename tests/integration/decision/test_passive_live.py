@@ -55,6 +55,7 @@ def test_passive_order_follows_the_touch_with_accepted_replaces(tmp_path: Path) 
     try:
         config = load(write_gateway_toml(tmp_path / "gw", sim.port, extra=DECISION), sim.port)
         with running_gateway(config) as gateway:
+            assert gateway.ledger is not None  # the gateway opened its ledger on start
             ledger = gateway.ledger.path
             peak = 0
             deadline = time.monotonic() + 20

@@ -178,7 +178,8 @@ def test_train_registers_an_onnx_model_that_list_activate_and_rollback_manage(
     registry = ModelRegistry(registry_dir)
     record = registry.get(2)
     assert record.metrics["rows_holdout"] > 0 and record.metrics["onnx_sklearn_max_abs_diff"] < 1e-3
-    assert registry.active().version == 1
+    active = registry.active()
+    assert active is not None and active.version == 1
     registry.close()
 
     assert model_cli.main(["activate", "--registry", str(registry_dir), "2"]) == 0
