@@ -47,6 +47,15 @@ def free_port() -> int:
         return port
 
 
+def _terminate_with_parent() -> None:
+    """In the simulator child, before exec: ask Linux to send it SIGTERM when the demo dies, so
+    even a demo killed with SIGKILL (no finally runs) does not leave the simulator behind."""
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
 @contextlib.contextmanager
 def simulator_process(state_dir: Path, seed: int) -> Iterator[tuple[int, int, Path]]:
     """Run `python -m simulator.cli` until the block ends; yields (fix port, control port, log)."""
@@ -71,7 +80,12 @@ def simulator_process(state_dir: Path, seed: int) -> Iterator[tuple[int, int, Pa
     env = {k: v for k, v in os.environ.items() if k != "FIXSIM_PASSWORD"}
     with output_path.open("wb") as output:
         process = subprocess.Popen(
-            command, cwd=PROJECT_ROOT, env=env, stdout=output, stderr=subprocess.STDOUT
+            command,
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            preexec_fn=_terminate_with_parent if sys.platform == "linux" else None,
         )
     try:
         deadline = time.monotonic() + SIM_START_TIMEOUT_S
@@ -86,6 +100,7 @@ def simulator_process(state_dir: Path, seed: int) -> Iterator[tuple[int, int, Pa
                     f"the simulator did not start in {SIM_START_TIMEOUT_S:.0f}s:\n{text[-2000:]}"
                 )
             time.sleep(0.05)
+        print(f"fixgw demo: simulator pid {process.pid} on 127.0.0.1:{port}", flush=True)
         yield port, control_port, output_path
     finally:
         if process.poll() is None:

@@ -37,3 +37,55 @@ def test_demo_trades_prints_progress_and_stops_the_simulator(tmp_path):
     assert (tmp_path / "demo" / "gateway" / "ledger.sqlite").exists()
     sim_output = (tmp_path / "demo" / "sim" / "simulator-output.log").read_text()
     assert sim_output.rstrip().endswith("stopped")
+
+
+def test_demo_killed_with_sigkill_does_not_leave_the_simulator_running(tmp_path):
+    import os
+    import signal
+    import time
+
+    from tests.integration.gateway.harness import wait_until
+
+    output = tmp_path / "demo.out"
+    with output.open("wb") as sink:
+        demo = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gateway.cli",
+                "demo",
+                "--seconds",
+                "60",
+                "--state-dir",
+                str(tmp_path / "d"),
+            ],
+            cwd=REPO_ROOT,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        line = wait_until(
+            lambda: next((x for x in output.read_text().splitlines() if "simulator pid" in x), None),
+            30,
+            "sim pid",
+        )
+        sim_pid = int(line.split("simulator pid ")[1].split()[0])
+        wait_until(lambda: "sessions 2/2 up" in output.read_text(), 30, "trading")
+
+        demo.send_signal(signal.SIGKILL)
+        demo.wait(timeout=10)
+
+        def sim_gone() -> bool:
+            try:
+                os.kill(sim_pid, 0)
+            except ProcessLookupError:
+                return True
+            # a zombie until its parent (init here) reaps it also counts as gone
+            with open(f"/proc/{sim_pid}/stat") as stat:
+                return stat.read().split(") ")[1].startswith("Z")
+
+        wait_until(sim_gone, 20, "the simulator to stop")
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+        time.sleep(0)
