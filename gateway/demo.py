@@ -2,10 +2,12 @@
 
 Starts `python -m simulator.cli` as a subprocess on free loopback ports (state under
 var/demo/<run>/sim), starts the gateway in this process against it (state under
-var/demo/<run>/gateway) with the built-in strategy, or with the decision path's model when the
-gateway config has a [decision] table (`--config`), prints live progress every second (orders,
-fills, position, PnL per symbol), and ends with a summary: totals, a check of the gateway's
-ledger against the venue's own fills ExecID by ExecID, and where the database and logs are.
+var/demo/<run>/gateway) with the shipped ONNX model (sessions/gateway-sim-model.toml, whose
+[decision] table turns the decision path on; `--config sessions/gateway-sim.toml` trades with the
+built-in strategy instead), prints live progress every second (orders, fills, position, PnL per
+symbol), and ends with a summary: totals, a check of the gateway's ledger against the venue's own
+fills ExecID by ExecID, the decision path's decisions, fallbacks and slippage (text, JSON, PNG),
+and where the database and logs are.
 The simulator subprocess is always stopped, whatever happens.
 """
 
@@ -35,7 +37,7 @@ from gateway.config import load_config
 from gateway.domain.errors import GatewayError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_CONFIG = PROJECT_ROOT / "sessions" / "gateway-sim.toml"
+DEFAULT_CONFIG = PROJECT_ROOT / "sessions" / "gateway-sim-model.toml"
 SIM_CONFIG = PROJECT_ROOT / "sessions" / "simulator.cfg"
 SIM_START_TIMEOUT_S = 30.0
 
@@ -223,6 +225,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             finally:
                 gateway.stop()
             print(summary(gateway, control_port, final_lines, log_path, sim_output), flush=True)
+            if config.decision is not None:
+                print(decision_summary(gateway, run_dir / "report"), flush=True)
         return 0
     except GatewayError as exc:
         print(f"fixgw demo: {exc}", file=sys.stderr)
@@ -255,6 +259,39 @@ def summary(
         f"  try: sqlite-utils {ledger_path} "
         '"select symbol, qty, avg_cost, realized_pnl from positions" --table',
     ]
+    return "\n".join(lines)
+
+
+def decision_summary(gateway: Gateway, report_dir: Path) -> str:
+    """What the model did: decisions, fallbacks by reason, and the slippage of its fills."""
+    assert gateway.ledger is not None
+    from gateway.execution.slippage import report_for_demo
+
+    decision_dir = gateway.state_dir / "decision"
+    lines = ["", "=== decision path ==="]
+    try:
+        store = sqlite3.connect(f"file:{decision_dir / 'features.sqlite'}?mode=ro", uri=True)
+        try:
+            decisions, fallbacks, models = store.execute(
+                "SELECT count(*), sum(fallback_reason != ''), group_concat(DISTINCT model_version)"
+                " FROM decisions"
+            ).fetchone()
+            reasons = store.execute(
+                "SELECT reason, count(*) FROM fallback_events WHERE event = 'enter' GROUP BY reason"
+            ).fetchall()
+        finally:
+            store.close()
+        lines.append(
+            f"  decisions {decisions}, on the safe target {fallbacks or 0}, model version(s) {models}"
+        )
+        if reasons:
+            lines.append("  fallbacks entered: " + ", ".join(f"{r} x{n}" for r, n in reasons))
+        slippage, files = report_for_demo(gateway.ledger.path, decision_dir, report_dir)
+        lines.append(slippage.text())
+        lines += [f"  {kind + ':':<8} {path}" for kind, path in files.items()]
+        lines.append(f"  feature store:   {decision_dir / 'features.sqlite'}")
+    except Exception as exc:  # the summary must still print what it can
+        lines.append(f"  decision summary incomplete: {exc}")
     return "\n".join(lines)
 
 
