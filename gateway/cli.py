@@ -17,6 +17,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("gateway.demo", "simulator + gateway + bundled model, end to end"),
     "features": ("gateway.features.cli", "build or export features from recorded ticks"),
     "model": ("gateway.inference.cli", "train, list, activate or roll back models"),
+    "client": ("simulator.client", "a FIX 4.4 client to try the simulator by hand"),
 }
 
 
