@@ -66,7 +66,12 @@ FINAL_ORD_STATUSES = frozenset({"2", "4", "8", "C"})
 CXL_REJ_REASONS = {"0": "TooLate", "1": "UnknownOrder", "6": "DuplicateClOrdID", "99": "Other"}
 MASS_CANCEL_RESPONSES = {"0": "Rejected", "1": "CancelSymbol", "7": "CancelAll"}
 POS_REQ_RESULTS = {"0": "Valid", "1": "Invalid", "2": "NoPositions", "3": "NotAuthorized", "4": "Unsupported"}
-MD_REJECT_REASONS = {"0": "UnknownSymbol", "1": "DuplicateMDReqID", "4": "UnsupportedSubscription", "5": "BadDepth"}
+MD_REJECT_REASONS = {
+    "0": "UnknownSymbol",
+    "1": "DuplicateMDReqID",
+    "4": "UnsupportedSubscription",
+    "5": "BadDepth",
+}
 TIME_IN_FORCE = {"day": "0", "gtc": "1", "ioc": "3", "fok": "4"}
 
 
@@ -206,8 +211,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--password-env",
         default="FIXSIM_PASSWORD",
         metavar="VAR",
-        help="environment variable holding the Logon Password(554); unset or empty: none sent "
-        "(%(default)s)",
+        help="environment variable holding the Logon Password(554); unset or empty: none sent (%(default)s)",
     )
     parser.add_argument(
         "--state-dir", type=Path, default=Path("var/client"), help="QuickFIX message store (%(default)s)"
@@ -226,15 +230,27 @@ def build_parser() -> argparse.ArgumentParser:
         help="TimeInForce(59) of the orders (%(default)s)",
     )
     group = parser.add_argument_group("actions (run in the order given, after logon)")
-    group.add_argument("--md", action=_AppendAction, metavar="SYMBOL", help="subscribe to market data, depth 5")
     group.add_argument(
-        "--buy", action=_AppendAction, nargs="+", metavar="ARG", help="SYMBOL QTY [PRICE]: limit if PRICE else market"
+        "--md", action=_AppendAction, metavar="SYMBOL", help="subscribe to market data, depth 5"
+    )
+    group.add_argument(
+        "--buy",
+        action=_AppendAction,
+        nargs="+",
+        metavar="ARG",
+        help="SYMBOL QTY [PRICE]: limit if PRICE else market",
     )
     group.add_argument("--sell", action=_AppendAction, nargs="+", metavar="ARG", help="SYMBOL QTY [PRICE]")
-    group.add_argument("--cancel", action=_AppendAction, metavar="CLORDID", help="cancel an order by its ClOrdID")
-    group.add_argument("--status", action=_AppendAction, nargs=0, help="status of every order (35=AF, type 7)")
+    group.add_argument(
+        "--cancel", action=_AppendAction, metavar="CLORDID", help="cancel an order by its ClOrdID"
+    )
+    group.add_argument(
+        "--status", action=_AppendAction, nargs=0, help="status of every order (35=AF, type 7)"
+    )
     group.add_argument("--positions", action=_AppendAction, nargs=0, help="positions (35=AN)")
-    group.add_argument("--cancel-all", action=_AppendAction, nargs=0, help="cancel every working order (35=q, type 7)")
+    group.add_argument(
+        "--cancel-all", action=_AppendAction, nargs=0, help="cancel every working order (35=q, type 7)"
+    )
     return parser
 
 
@@ -321,7 +337,7 @@ class _SessionEvents:
     errors: list[str] = field(default_factory=list)
 
 
-class _ClientApplication(fix.Application):  # type: ignore[misc]
+class _ClientApplication(fix.Application):
     def __init__(self, events: _SessionEvents, username: str, password: str | None) -> None:
         super().__init__()
         self._events = events
@@ -465,8 +481,8 @@ def format_message(message: Inbound) -> str:
         )
     if t == "j":
         return (
-            f"BusinessMessageReject(35=j) "
-            f"{_kv(message, ('RefMsgType', 372), ('BusinessRejectRefID', 379), ('BusinessRejectReason', 380))}"
+            "BusinessMessageReject(35=j) "
+            + _kv(message, ("RefMsgType", 372), ("BusinessRejectRefID", 379), ("BusinessRejectReason", 380))
             + _text(message)
         )
     if t == "3":
@@ -538,7 +554,7 @@ class MarketDataView:
         gaps: list[str] = []
         lines: list[str] = []
         for entry in message.groups:
-            symbol = entry.get(55)
+            symbol = entry.get(55, "")
             book = self.books.get(symbol)
             if book is None or book.awaiting_snapshot:
                 continue  # before or during a snapshot request: the snapshot will include it
@@ -546,12 +562,19 @@ class MarketDataView:
             if rpt_seq and rpt_seq <= book.rpt_seq:
                 continue  # already in the snapshot
             if rpt_seq and rpt_seq != book.rpt_seq + 1:
-                lines.append(f"{symbol}: RptSeq(83) gap (expected {book.rpt_seq + 1}, got {rpt_seq}): new snapshot")
+                lines.append(
+                    f"{symbol}: RptSeq(83) gap (expected {book.rpt_seq + 1}, got {rpt_seq}): new snapshot"
+                )
                 book.awaiting_snapshot = True
                 gaps.append(symbol)
                 continue
             book.rpt_seq = rpt_seq or book.rpt_seq
-            price, size, action, kind = entry.get(270, ""), entry.get(271, "0"), entry.get(279), entry.get(269)
+            price, size, action, kind = (
+                entry.get(270, ""),
+                entry.get(271, "0"),
+                entry.get(279, ""),
+                entry.get(269, ""),
+            )
             if kind == "2":
                 book.last = (price, size)
             elif kind in ("0", "1"):
@@ -589,7 +612,10 @@ def _new_message(msg_type: str) -> fix.Message:
 
 def _utc_now() -> str:
     now = time.time_ns()
-    return time.strftime("%Y%m%d-%H:%M:%S", time.gmtime(now // 1_000_000_000)) + f".{now // 1_000_000 % 1000:03d}"
+    return (
+        time.strftime("%Y%m%d-%H:%M:%S", time.gmtime(now // 1_000_000_000))
+        + f".{now // 1_000_000 % 1000:03d}"
+    )
 
 
 class FixClient:
@@ -637,6 +663,9 @@ class FixClient:
             ("AllowUnknownMsgFields", "Y"),
             # A throwaway client: both sides start again at sequence number 1 on every logon.
             ("ResetOnLogon", "Y"),
+            # The message store would keep our Logon, Password(554) included, on disk; what we
+            # sent is never worth resending (a ResendRequest gets a SequenceReset-GapFill).
+            ("PersistMessages", "N"),
             # Without TCP_NODELAY, Nagle's algorithm adds up to 40 ms to each request.
             ("SocketNodelay", "Y"),
         ):
@@ -666,7 +695,11 @@ class FixClient:
             with self.events.lock:
                 refused_text, attempts = self.events.logout_text, self.events.logon_attempts
             if refused_text is not None:
-                hint = f" (is {self.options.password_env} set to the venue's password?)" if "password" in refused_text else ""
+                hint = (
+                    f" (is {self.options.password_env} set to the venue's password?)"
+                    if "password" in refused_text
+                    else ""
+                )
                 raise ClientError(f"logon refused by {where}: {refused_text or 'Logout without Text'}{hint}")
             if attempts >= 2:
                 # The acceptor hung up on our first Logon and the initiator is trying again.
@@ -794,7 +827,9 @@ class FixClient:
         md_req_id = self._request_market_data(symbol, subscription="1")
         self._await(
             f"MarketDataRequest(35=V) {symbol}",
-            lambda m: (m.msg_type == "W" and m.get(55) == symbol) or (m.msg_type == "Y" and m.get(262) == md_req_id),
+            lambda m: (
+                (m.msg_type == "W" and m.get(55) == symbol) or (m.msg_type == "Y" and m.get(262) == md_req_id)
+            ),
         )
 
     def _place(self, order: PlaceOrder) -> None:
