@@ -200,6 +200,9 @@ class _AppendAction(argparse.Action):
 def build_parser() -> argparse.ArgumentParser:
     parser = _OneLineParser(
         prog=PROGRAM,
+        usage=f"{PROGRAM} [--host H] [--port N] [--sender ID] [--target ID] [--password-env VAR] "
+        "[--state-dir DIR] [--seconds S] [--tif day|ioc|fok|gtc] [--md SYMBOL] [--buy SYMBOL QTY [PRICE]] "
+        "[--sell SYMBOL QTY [PRICE]] [--cancel CLORDID] [--status] [--positions] [--cancel-all] ...",
         description="Log on to a FIX 4.4 venue (the bundled simulator by default), run the actions "
         "in the order given, print every answer, log out.",
     )
@@ -227,7 +230,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--tif",
         choices=sorted(TIME_IN_FORCE),
         default="day",
-        help="TimeInForce(59) of the orders (%(default)s)",
+        help="TimeInForce(59) of every order of the run (%(default)s)",
     )
     group = parser.add_argument_group("actions (run in the order given, after logon)")
     group.add_argument(
@@ -240,7 +243,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="ARG",
         help="SYMBOL QTY [PRICE]: limit if PRICE else market",
     )
-    group.add_argument("--sell", action=_AppendAction, nargs="+", metavar="ARG", help="SYMBOL QTY [PRICE]")
+    group.add_argument("--sell", action=_AppendAction, nargs="+", metavar="X", help="SYMBOL QTY [PRICE]")
     group.add_argument(
         "--cancel", action=_AppendAction, metavar="CLORDID", help="cancel an order by its ClOrdID"
     )
@@ -974,16 +977,19 @@ class FixClient:
 
 
 class _Terminated(Exception):
-    """SIGTERM: leave the way Ctrl-C does, logging out first."""
+    """SIGINT or SIGTERM: stop what we are doing, log out, stop the engine."""
 
 
-def _on_sigterm(_signum: int, _frame: FrameType | None) -> None:
+def _on_signal(_signum: int, _frame: FrameType | None) -> None:
     raise _Terminated
 
 
 def main(argv: list[str]) -> int:
     options = parse_options(argv)
-    signal.signal(signal.SIGTERM, _on_sigterm)
+    # Both set explicitly: Python's own SIGINT handler was seen missing in this process (the
+    # client died of the signal, still logged on), and an engine left started crashes at exit.
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
     client = FixClient(options)
     status = 0
     try:
@@ -995,7 +1001,7 @@ def main(argv: list[str]) -> int:
     except ClientError as exc:
         print(f"{PROGRAM}: {exc}", file=sys.stderr, flush=True)
         status = 1
-    except (KeyboardInterrupt, _Terminated):
+    except _Terminated:
         print(f"{PROGRAM}: interrupted", file=sys.stderr, flush=True)
         status = 130
     except Exception as exc:  # a bug of ours: still one line, still log out below

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from simulator.client import Inbound, MarketDataView
 from tests.support.sim_process import REPO_ROOT, SimulatorProcess, free_port, start_simulator
 
 CLIENT_TIMEOUT_S = 30
@@ -84,3 +85,25 @@ def test_no_listener_and_bad_arguments_give_one_line_and_a_nonzero_exit(tmp_path
     bad = run_client("--buy", "ACME", "ten", state_dir=tmp_path / "c")
     assert bad.returncode == 2
     assert bad.stderr.strip() == "fixgw client: --buy: quantity 'ten' is not a whole number (see --help)"
+
+
+def test_market_data_view_applies_increments_after_the_snapshot_and_asks_again_after_a_gap() -> None:
+    view = MarketDataView()
+    bid = {269: "0", 270: "99.99", 271: "289"}
+    ask = {269: "1", 270: "100.01", 271: "300"}
+    trade = {269: "2", 270: "100.00", 271: "50"}
+    snapshot = Inbound("W", {55: "ACME", 83: "10"}, (bid, ask, trade))
+    assert view.apply_snapshot(snapshot)[0].startswith(
+        "MarketDataSnapshotFullRefresh(35=W) ACME  bid 99.99 x 289 | ask 100.01 x 300  last 100.00 x 50"
+    )
+
+    already_in_snapshot = {279: "1", 269: "0", 55: "ACME", 270: "99.99", 271: "1", 83: "10"}
+    better_bid = {279: "0", 269: "0", 55: "ACME", 270: "100.00", 271: "7", 83: "11"}
+    ask_gone = {279: "2", 269: "1", 55: "ACME", 270: "100.01", 271: "0", 83: "12"}
+    lines, gaps = view.apply_incremental(Inbound("X", {}, (already_in_snapshot, better_bid, ask_gone)))
+    assert lines == ["ACME  bid 100.00 x 7 | ask -  last 100.00 x 50"]
+    assert gaps == []
+
+    lines, gaps = view.apply_incremental(Inbound("X", {}, ({**better_bid, 83: "14"},)))
+    assert gaps == ["ACME"] and "RptSeq(83) gap (expected 13, got 14)" in lines[0]
+    assert view.apply_incremental(Inbound("X", {}, ({**better_bid, 83: "15"},))) == ([], []), "stale until W"
