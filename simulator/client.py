@@ -41,6 +41,7 @@ ANSWER_TIMEOUT_S = 5.0
 LOGON_TIMEOUT_S = 10.0
 LOGOUT_TIMEOUT_S = 3.0
 CONNECT_PROBE_TIMEOUT_S = 3.0
+SETTLE_S = 0.2
 
 # Body fields copied out of every inbound message (read by tag number; absent ones are skipped).
 _BODY_TAGS = (
@@ -633,7 +634,6 @@ class FixClient:
         self._id_prefix = format(time.time_ns() // 1_000_000, "x")[-7:]
         self._ids = itertools.count(1)
         self._orders: dict[str, PlaceOrder] = {}
-        self._snapshot_requests: set[str] = set()
         self._quiet_status_ids: set[str] = set()
         self._initiator: fix.SocketInitiator | None = None
         self.unanswered = 0
@@ -996,8 +996,8 @@ def main(argv: list[str]) -> int:
         client.logon()
         for action in options.actions:
             client.run(action)
-        if options.seconds > 0:
-            client.listen(options.seconds)
+        # A resting limit order's wait ends at its New; fills sent right behind it still print.
+        client.listen(max(options.seconds, SETTLE_S))
     except ClientError as exc:
         print(f"{PROGRAM}: {exc}", file=sys.stderr, flush=True)
         status = 1
