@@ -119,6 +119,7 @@ def measure_gateway(
             samples: list[int] = []
             submit_samples: list[int] = []
             measured_keys: list[str] = []
+            cpu_started_ns = time.process_time_ns()
             for index in range(count):
                 started = now_ns()
                 key = _submit(gateway, index)
@@ -127,6 +128,9 @@ def measure_gateway(
                     raise BenchError(f"order {key} not final after 10 s")
                 samples.append(times.finished_ns[key] - started)
                 measured_keys.append(key)
+            # CPU time of the whole gateway process (every thread) per order: unlike latency,
+            # barely moved by other processes competing for the machine's cores
+            cpu_per_order_ns = (time.process_time_ns() - cpu_started_ns) // count
             inbound_samples = _inbound_samples(gateway, times, measured_keys)
             statuses: dict[str, int] = {}
             for status in times.statuses.values():
@@ -138,6 +142,7 @@ def measure_gateway(
                 raise BenchError("pipelined orders not final after 60 s")
             elapsed_ns = times.finished_ns[max(keys, key=lambda k: times.finished_ns[k])] - started
             statuses["pipelined: all submitted after ms"] = submitted_ns // 1_000_000
+            statuses["ping-pong: gateway process CPU us per order"] = cpu_per_order_ns // 1000
         finally:
             gateway.stop()
     figures = [
@@ -182,6 +187,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     report.add_latency(submit, baselines=[echo], note="the gateway's own outbound cost")
     report.add_latency(inbound, baselines=[echo], note="the gateway's own inbound cost")
     report.add_throughput(throughput, baseline=echo_throughput, note="until the last order is final")
+    report.add_value(
+        "gateway CPU per order (process, all threads, ping-pong)",
+        statuses["ping-pong: gateway process CPU us per order"],
+        "us",
+        note="one order, its New and its fill report, and the market data meanwhile",
+    )
     report.extra["ping_pong_final_statuses"] = statuses
     report.print_table()
     print(f"final statuses of the ping-pong orders, and pipelined submit time: {statuses}")

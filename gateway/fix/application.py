@@ -259,12 +259,13 @@ class GatewayApplication(fix.Application):
             if self._engine_rejects:
                 self.drain_engine_rejects()
             key = session_id.toString()
-            msg_type = message.getHeader().getField(35)
+            # one SWIG call gives the whole message; MsgType and every field come from the text
+            raw = message.toString()
+            msg_type = codec.msg_type_of(raw)
             if msg_type in _MD_TYPES:
                 self.counters["market_data"] += 1
                 self._sink.on_market_data(message, key, recv_ns)
                 return
-            raw = message.toString()
             if msg_type == MsgType.EXECUTION_REPORT:
                 self._require_oms().on_execution_report(codec.parse_execution_report(raw, key, recv_ns))
             elif msg_type == MsgType.ORDER_CANCEL_REJECT:

@@ -51,14 +51,23 @@ def utc_timestamp_ns(text: str) -> int:
     return seconds * 1_000_000_000 + (int(fraction.ljust(9, "0")[:9]) if fraction else 0)
 
 
+def msg_type_of(raw: str) -> str:
+    """MsgType(35) of a raw FIX string ("" if absent): cheaper than getHeader().getField(35),
+    two SWIG calls, once the text is at hand anyway."""
+    start = raw.find(SOH + "35=")
+    if start < 0:
+        return raw[3:].partition(SOH)[0] if raw.startswith("35=") else ""
+    end = raw.find(SOH, start + 4)
+    return raw[start + 4 : end if end >= 0 else len(raw)]
+
+
 def fields_of(raw: str) -> dict[str, str]:
     """tag -> value of the first occurrence of each tag in a raw FIX string."""
     result: dict[str, str] = {}
-    for pair in raw.split(SOH):
-        if not pair:
-            continue
+    # walked backwards so that the first occurrence is the one written last
+    for pair in reversed(raw.split(SOH)):
         tag, sep, value = pair.partition("=")
-        if sep and tag not in result:
+        if sep:
             result[tag] = value
     return result
 
@@ -76,6 +85,8 @@ def _int(fields: dict[str, str], tag: int, name: str, *, required: bool) -> int 
         if required:
             raise MessageError(f"{name}({tag}) is missing", tag=tag)
         return None
+    if value.isascii() and value.isdigit():  # the usual "100": no Decimal needed
+        return int(value)
     try:
         number = Decimal(value)
     except InvalidOperation as exc:
@@ -98,12 +109,20 @@ def _decimal(fields: dict[str, str], tag: int, name: str) -> Decimal | None:
     return number
 
 
+# value -> member: a dict lookup instead of Enum.__call__ on every report
+_MEMBERS: Final[dict[type, dict[str, Any]]] = {
+    enum: {member.value: member for member in enum} for enum in (ExecType, OrdStatus, Side)
+}
+_FILL_TYPES: Final = frozenset({ExecType.TRADE, ExecType.TRADE_CORRECT})
+_REFERRING_TYPES: Final = frozenset({ExecType.TRADE_CANCEL, ExecType.TRADE_CORRECT})
+
+
 def _enum(enum: Any, fields: dict[str, str], tag: int, name: str) -> Any:
     value = _required(fields, tag, name)
-    try:
-        return enum(value)
-    except ValueError as exc:
-        raise MessageError(f"{name}({tag})={value!r} is not a value the gateway knows", tag=tag) from exc
+    member = _MEMBERS[enum].get(value)
+    if member is None:
+        raise MessageError(f"{name}({tag})={value!r} is not a value the gateway knows", tag=tag)
+    return member
 
 
 def parse_execution_report(raw: str, session: str, recv_ns: int) -> ExecutionReported:
@@ -112,13 +131,13 @@ def parse_execution_report(raw: str, session: str, recv_ns: int) -> ExecutionRep
     exec_type: ExecType = _enum(ExecType, f, 150, "ExecType")
     last_qty = _int(f, 32, "LastQty", required=False) or 0
     last_px = _decimal(f, 31, "LastPx")
-    if exec_type in (ExecType.TRADE, ExecType.TRADE_CORRECT):
+    if exec_type in _FILL_TYPES:
         if last_qty <= 0:
             raise MessageError(f"ExecType(150)={exec_type.value} needs a positive LastQty(32)", tag=32)
         if last_px is None:
             raise MessageError(f"ExecType(150)={exec_type.value} needs LastPx(31)", tag=31)
     exec_ref_id = f.get("19") or None
-    if exec_type in (ExecType.TRADE_CANCEL, ExecType.TRADE_CORRECT) and exec_ref_id is None:
+    if exec_type in _REFERRING_TYPES and exec_ref_id is None:
         raise MessageError(f"ExecType(150)={exec_type.value} needs ExecRefID(19)", tag=19)
     cum_qty = _int(f, 14, "CumQty", required=True)
     leaves_qty = _int(f, 151, "LeavesQty", required=True)

@@ -21,12 +21,14 @@ from typing import Any
 
 from gateway.domain.errors import LedgerError
 from gateway.domain.events import CancelRejected, ExecutionReported
-from gateway.domain.fix_values import OrdStatus, OrdType, Side, TimeInForce
+from gateway.domain.fix_values import FINAL_STATUSES, OrdStatus, OrdType, Side, TimeInForce
 from gateway.domain.orders import Fill, Order, OrderRequest
 from gateway.domain.positions import FillAmount, Position
 from gateway.ledger.schema import MIGRATIONS, SCHEMA_VERSION
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
+# final OrdStatus(39) values as an SQL list literal; must match the partial index orders_live
+_FINAL_STATUS_LIST = "(" + ", ".join(f"'{s.value}'" for s in sorted(FINAL_STATUSES)) + ")"
 CHECKPOINT_INTERVAL_S = 1.0
 log = logging.getLogger("fixgw.ledger")
 
@@ -130,7 +132,16 @@ class Ledger:
 
     # --- orders ----------------------------------------------------------------------------
 
+    def write_ahead_order(self, order: Order) -> None:
+        """Commit a new order and its NewOrderSingle(35=D) request (the trigger
+        orders_opening_request adds the request) in one statement, hence one implicit
+        transaction: both rows or neither, one commit. Called outside `transaction()`."""
+        if self._in_transaction:
+            raise LedgerError("write_ahead_order commits by itself; call it outside a transaction")
+        self.insert_order(order)
+
     def insert_order(self, order: Order) -> None:
+        """Insert an order row (its 35=D request comes with it, see write_ahead_order)."""
         self._db.execute(
             "INSERT INTO orders (order_key, cl_ord_id, run_id, venue, session, symbol, side, ord_type,"
             " tif, price, order_qty, status, order_id, cum_qty, leaves_qty, avg_px, pending,"
@@ -260,11 +271,10 @@ class Ledger:
         return None if row is None else self._order_from_row(row)
 
     def live_orders(self) -> list[Order]:
-        final = tuple(s.value for s in OrdStatus if s.is_final)
-        marks = ",".join("?" * len(final))
+        # the same literal list as the partial index orders_live, so SQLite can use it
         rows = self._db.execute(
-            f"SELECT {self._ORDER_COLUMNS} FROM orders WHERE status NOT IN ({marks}) ORDER BY created_ns",
-            final,
+            f"SELECT {self._ORDER_COLUMNS} FROM orders WHERE status NOT IN {_FINAL_STATUS_LIST}"
+            " ORDER BY created_ns"
         ).fetchall()
         return [self._order_from_row(row) for row in rows]
 
@@ -504,6 +514,20 @@ class Ledger:
         return int(self._db.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
 
 
+def _statements(script: str) -> list[str]:
+    """Split a migration into statements; a trigger body's own semicolons stay inside it."""
+    statements: list[str] = []
+    pending = ""
+    for line in script.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            statements.append(pending.strip())
+            pending = ""
+    if pending.strip():
+        raise LedgerError(f"incomplete statement in a ledger migration: {pending.strip()[:80]!r}")
+    return statements
+
+
 def _migrate(db: sqlite3.Connection, path: Path) -> None:
     version = int(db.execute("PRAGMA user_version").fetchone()[0])
     if version > SCHEMA_VERSION:
@@ -518,9 +542,8 @@ def _migrate(db: sqlite3.Connection, path: Path) -> None:
     for target in range(version, SCHEMA_VERSION):
         db.execute("BEGIN IMMEDIATE")
         try:
-            for statement in MIGRATIONS[target].split(";"):
-                if statement.strip():
-                    db.execute(statement)
+            for statement in _statements(MIGRATIONS[target]):
+                db.execute(statement)
             db.execute(f"PRAGMA user_version = {target + 1}")
         except BaseException:
             db.execute("ROLLBACK")

@@ -53,10 +53,17 @@ class ExecutionOutcome:
     fill_recorded: bool = False
 
 
+_last_second: list[tuple[int, str]] = [(-1, "")]  # (epoch second, its text): strftime once a second
+
+
 def fix_timestamp(ns: int) -> str:
     """UTCTimestamp with milliseconds: YYYYMMDD-HH:MM:SS.sss."""
     seconds, rest = divmod(ns, 1_000_000_000)
-    return time.strftime("%Y%m%d-%H:%M:%S", time.gmtime(seconds)) + f".{rest // 1_000_000:03d}"
+    cached_second, text = _last_second[0]
+    if cached_second != seconds:
+        text = time.strftime("%Y%m%d-%H:%M:%S", time.gmtime(seconds))
+        _last_second[0] = (seconds, text)
+    return f"{text}.{rest // 1_000_000:03d}"
 
 
 def _price_text(price: Decimal) -> str:
@@ -88,6 +95,8 @@ class OrderManager:
         self._orders: dict[str, Order] = {}  # live orders by order_key
         self._order_key_by_cl_ord_id: dict[str, str] = {}
         self._positions: dict[str, Position] = ledger.positions()
+        # guards read-modify-write of _positions (held alone by mark(), inside _lock elsewhere)
+        self._positions_lock = threading.Lock()
         self.counters: dict[str, int] = {
             "submitted": 0,
             "refused": 0,
@@ -152,19 +161,9 @@ class OrderManager:
                 created_ns=now,
                 updated_ns=now,
             )
-            # Written ahead: the order exists in the ledger before QuickFIX sees it.
-            with self._ledger.transaction():
-                self._ledger.insert_order(order)
-                self._ledger.insert_request(
-                    OrderRequest(
-                        cl_ord_id=cl_ord_id,
-                        order_key=cl_ord_id,
-                        msg_type=MsgType.NEW_ORDER_SINGLE,
-                        order_qty=qty,
-                        price=order.price,
-                        created_ns=now,
-                    )
-                )
+            # Written ahead: the order and its 35=D request are committed (one statement, one
+            # implicit transaction) before QuickFIX sees the NewOrderSingle.
+            self._ledger.write_ahead_order(order)
             self._orders[cl_ord_id] = order
             self._order_key_by_cl_ord_id[cl_ord_id] = cl_ord_id
             self.counters["submitted"] += 1
@@ -315,7 +314,7 @@ class OrderManager:
             ]
 
     def position(self, symbol: str) -> PositionView:
-        with self._lock:
+        with self._positions_lock:
             position = self._positions.get(symbol) or Position(symbol=symbol)
             return PositionView(
                 symbol=symbol,
@@ -327,7 +326,7 @@ class OrderManager:
     # --- read side for progress displays ------------------------------------------------------
 
     def positions(self) -> dict[str, Position]:
-        with self._lock:
+        with self._positions_lock:
             return dict(self._positions)
 
     def live_orders(self) -> list[Order]:
@@ -339,8 +338,12 @@ class OrderManager:
             return self._find_order(cl_ord_id, None)
 
     def mark(self, symbol: str, price: Decimal) -> None:
-        """Mark a position to the market (for unrealized PnL); not written to the ledger."""
-        with self._lock:
+        """Mark a position to the market (for unrealized PnL); not written to the ledger.
+
+        Called on every market-data message: it takes only the positions lock, so it never
+        waits behind a submit or a report holding the order manager's lock (its ledger commit,
+        its hand-off to QuickFIX)."""
+        with self._positions_lock:
             position = self._positions.get(symbol)
             if position is not None:
                 self._positions[symbol] = position.marked(price)
@@ -407,17 +410,25 @@ class OrderManager:
                     self._ledger.upsert_position(position, now)
             # committed: now the in-memory view follows
             if position is not before and position is not None:
-                self._positions[order.symbol] = position
+                with self._positions_lock:
+                    current = self._positions.get(order.symbol)
+                    mark_px = current.mark_px if current is not None else None
+                    if mark_px is not None and mark_px != position.mark_px:
+                        position = position.marked(mark_px)  # a mark() came in since we read it
+                    self._positions[order.symbol] = position
             self._count(order, report, transition)
+            finished = updated.is_final and not was_final
             if updated.is_final:
                 self._forget(order.order_key)
-                if not was_final:
-                    self._observer.order_finished(updated)
             else:
                 self._orders[order.order_key] = updated
-            return ExecutionOutcome(
-                duplicate=False, order=updated, transition=transition, fill_recorded=fill_recorded
-            )
+        if finished:
+            # outside the lock: a thread the observer wakes (a decision waiting for this order)
+            # can submit at once instead of queueing behind the rest of this report
+            self._observer.order_finished(updated)
+        return ExecutionOutcome(
+            duplicate=False, order=updated, transition=transition, fill_recorded=fill_recorded
+        )
 
     def on_cancel_reject(self, reject: CancelRejected) -> Order | None:
         """OrderCancelReject(35=9): the cancel or replace did not happen; the order stays."""

@@ -8,10 +8,10 @@ from decimal import Decimal
 import pytest
 
 from gateway.domain.errors import LedgerError
-from gateway.domain.fix_values import Side
-from gateway.domain.orders import Fill
-from gateway.ledger.schema import SCHEMA_VERSION
-from gateway.ledger.store import open_ledger
+from gateway.domain.fix_values import OrdType, Side, TimeInForce
+from gateway.domain.orders import Fill, Order
+from gateway.ledger.schema import MIGRATIONS, SCHEMA_VERSION
+from gateway.ledger.store import _FINAL_STATUS_LIST, open_ledger
 
 
 def test_new_ledger_is_migrated_to_the_current_version_in_wal_mode(tmp_path):
@@ -91,3 +91,83 @@ def test_the_same_fill_twice_is_stored_once(tmp_path):
     assert ledger.insert_fill(fill) is False
     assert ledger.count("fills") == 1
     assert ledger.fill_amounts("ACME")[0].px == Decimal("100.01")
+
+
+def _order(key: str, created_ns: int = 5) -> Order:
+    return Order(
+        order_key=key,
+        cl_ord_id=key,
+        run_id=1,
+        venue="SIM",
+        session="S",
+        symbol="ACME",
+        side=Side.BUY,
+        ord_type=OrdType.LIMIT,
+        tif=TimeInForce.DAY,
+        price=Decimal("101.5"),
+        order_qty=3,
+        leaves_qty=3,
+        created_ns=created_ns,
+        updated_ns=created_ns,
+    )
+
+
+def test_write_ahead_commits_the_order_and_its_new_order_single_request_in_one_statement(tmp_path):
+    ledger = open_ledger(tmp_path / "l.sqlite")
+    ledger.start_run(started_ns=1, config_path=None)
+
+    ledger.write_ahead_order(_order("1-1"))
+
+    # committed: another connection sees both rows
+    with sqlite3.connect(tmp_path / "l.sqlite") as other:
+        request = other.execute(
+            "SELECT order_key, msg_type, order_qty, price, state, created_ns FROM order_requests"
+            " WHERE cl_ord_id='1-1'"
+        ).fetchone()
+        assert other.execute("SELECT status FROM orders WHERE order_key='1-1'").fetchone() == ("A",)
+    assert request == ("1-1", "D", 3, "101.5", "sent", 5)
+    assert [o.order_key for o in ledger.live_orders()] == ["1-1"]
+
+
+def test_write_ahead_inside_a_transaction_is_refused(tmp_path):
+    ledger = open_ledger(tmp_path / "l.sqlite")
+    ledger.start_run(started_ns=1, config_path=None)
+
+    with pytest.raises(LedgerError, match="outside a transaction"), ledger.transaction():
+        ledger.write_ahead_order(_order("1-1"))
+    assert ledger.count("orders") == 0
+
+
+def test_a_version_1_ledger_is_migrated_with_its_rows_kept(tmp_path):
+    path = tmp_path / "l.sqlite"
+    with sqlite3.connect(path, isolation_level=None) as db:
+        db.execute("PRAGMA journal_mode = WAL")
+        db.executescript(MIGRATIONS[0])
+        db.execute("PRAGMA user_version = 1")
+        db.execute("INSERT INTO runs (started_ns, pid) VALUES (1, 1)")
+        db.execute(
+            "INSERT INTO orders (order_key, cl_ord_id, run_id, venue, session, symbol, side, ord_type,"
+            " tif, order_qty, status, leaves_qty, created_ns, updated_ns)"
+            " VALUES ('1-1', '1-1', 1, 'SIM', 'S', 'ACME', '1', '2', '0', 3, '0', 3, 1, 1)"
+        )
+    db.close()
+
+    ledger = open_ledger(path)
+
+    assert ledger.schema_version() == SCHEMA_VERSION == 2
+    assert [o.order_key for o in ledger.live_orders()] == ["1-1"]
+    ledger.write_ahead_order(_order("2-1", created_ns=9))
+    assert ledger.request("2-1") is not None
+    assert [o.order_key for o in ledger.live_orders()] == ["1-1", "2-1"]
+    indexes = {row[0] for row in ledger._db.execute("SELECT name FROM sqlite_master WHERE type='index'")}
+    assert "orders_live" in indexes and "orders_by_status" not in indexes
+
+
+def test_live_orders_use_the_partial_index(tmp_path):
+    ledger = open_ledger(tmp_path / "l.sqlite")
+    plan = ledger._db.execute(
+        f"EXPLAIN QUERY PLAN SELECT order_key FROM orders WHERE status NOT IN {_FINAL_STATUS_LIST}"
+        " ORDER BY created_ns"
+    ).fetchall()
+
+    assert "orders_live" in str(plan)
