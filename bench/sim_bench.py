@@ -27,8 +27,6 @@ import contextlib
 import heapq
 import os
 import random
-import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -41,7 +39,6 @@ from bench.baselines import (
     FixEndpoint,
     OrderTemplate,
     RoundTripClient,
-    free_port,
     quickfix_echo_rtt,
     quickfix_echo_throughput,
     socket_echo_rtt,
@@ -49,8 +46,6 @@ from bench.baselines import (
 from bench.common import REPO_ROOT, BenchError, LatencyStats, Report, Throughput, now_ns, peak_rss_mib
 
 SIM_CONFIG = REPO_ROOT / "sessions" / "simulator.cfg"
-SIM_PASSWORD_ENV = "FIXSIM_PASSWORD"
-SIM_START_TIMEOUT_S = 30.0
 SIM_CLIENT = "CLIENT1"
 SIM_COMP_ID = "FIXSIM"
 # ACME trades around 100.00 with a 0.01 tick: an IOC buy at 1.00 never trades and rests nowhere,
@@ -244,65 +239,29 @@ class RunningSimulator:
 
 @contextlib.contextmanager
 def simulator_process(*, seed: int = 7, config: Path = SIM_CONFIG) -> Iterator[RunningSimulator]:
-    """`fixgw sim` on free loopback ports with a fresh state directory; stopped with SIGTERM."""
-    if not (REPO_ROOT / "simulator" / "cli.py").exists():
-        raise SimulatorMissing("simulator/cli.py is not there yet")
+    """`fixgw sim` on free loopback ports with a fresh state directory; stopped with SIGTERM.
+
+    It runs with a password, as a venue a gateway logs on to would."""
+    if not (REPO_ROOT / "simulator" / "process.py").exists():
+        raise SimulatorMissing("simulator/process.py is not there yet")
+    from simulator.process import SimulatorStartError, start_simulator_process
+
     password = f"bench-{os.getpid()}-{int(time.time())}"
     with tempfile.TemporaryDirectory(prefix="fixgw-bench-sim-") as state:
-        state_dir = Path(state)
-        port, control_port = free_port(), free_port()
-        output_path = state_dir / "sim-output.log"
-        command = [
-            sys.executable,
-            "-m",
-            "gateway.cli",
-            "sim",
-            "--config",
-            str(config),
-            "--port",
-            str(port),
-            "--seed",
-            str(seed),
-            "--state-dir",
-            str(state_dir),
-            "--control-port",
-            str(control_port),
-        ]
-        environment = dict(os.environ, **{SIM_PASSWORD_ENV: password})
-        with output_path.open("w", encoding="utf-8") as output:
-            # Output to a file, not a pipe: a pipe nobody reads would block a chatty simulator.
-            process = subprocess.Popen(
-                command, cwd=REPO_ROOT, env=environment, stdout=output, stderr=subprocess.STDOUT
-            )
         try:
-            _wait_for_listening(process, output_path)
+            sim = start_simulator_process(Path(state), seed=seed, config=config, password=password)
+        except SimulatorStartError as exc:
+            raise BenchError(str(exc)) from exc
+        try:
             yield RunningSimulator(
-                port=port, control_port=control_port, state_dir=state_dir, password=password
+                port=sim.port, control_port=sim.control_port, state_dir=sim.state_dir, password=password
             )
         finally:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-                try:
-                    process.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait(timeout=5)
+            sim.stop()
 
 
 class SimulatorMissing(BenchError):
     """The simulator's command line is not part of this checkout yet."""
-
-
-def _wait_for_listening(process: subprocess.Popen[bytes], output_path: Path) -> None:
-    deadline = time.monotonic() + SIM_START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        text = output_path.read_text(encoding="utf-8", errors="replace")
-        if "listening on" in text:
-            return
-        if process.poll() is not None:
-            raise BenchError(f"fixgw sim exited with {process.returncode} before listening:\n{text[-2000:]}")
-        time.sleep(0.05)
-    raise BenchError(f"fixgw sim did not print 'listening on' within {SIM_START_TIMEOUT_S:.0f}s")
 
 
 def nagle_warning(config: Path) -> str | None:

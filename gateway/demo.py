@@ -15,11 +15,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import signal
-import socket
 import sqlite3
-import subprocess
 import sys
 import threading
 import time
@@ -35,83 +32,35 @@ import sqlite_utils
 from gateway.app import Gateway, configure_logging
 from gateway.config import load_config
 from gateway.domain.errors import GatewayError
+from simulator.process import SimulatorStartError, start_simulator_process
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = PROJECT_ROOT / "sessions" / "gateway-sim-model.toml"
-SIM_CONFIG = PROJECT_ROOT / "sessions" / "simulator.cfg"
 SIM_START_TIMEOUT_S = 30.0
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def _terminate_with_parent() -> None:
-    """In the simulator child, before exec: ask Linux to send it SIGTERM when the demo dies, so
-    even a demo killed with SIGKILL (no finally runs) does not leave the simulator behind."""
-    import ctypes
-
-    pr_set_pdeathsig = 1
-    ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
 @contextlib.contextmanager
 def simulator_process(state_dir: Path, seed: int) -> Iterator[tuple[int, int, Path]]:
-    """Run `python -m simulator.cli` until the block ends; yields (fix port, control port, log)."""
-    state_dir.mkdir(parents=True, exist_ok=True)
-    port, control_port = free_port(), free_port()
-    output_path = state_dir / "simulator-output.log"
-    command = [
-        sys.executable,
-        "-m",
-        "simulator.cli",
-        "--config",
-        str(SIM_CONFIG),
-        "--port",
-        str(port),
-        "--seed",
-        str(seed),
-        "--state-dir",
-        str(state_dir),
-        "--control-port",
-        str(control_port),
-    ]
-    env = {k: v for k, v in os.environ.items() if k != "FIXSIM_PASSWORD"}
-    with output_path.open("wb") as output:
-        process = subprocess.Popen(
-            command,
-            cwd=PROJECT_ROOT,
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            preexec_fn=_terminate_with_parent if sys.platform == "linux" else None,
-        )
+    """`fixgw sim` as a child process until the block ends; yields (fix port, control port, log).
+
+    The child gets SIGTERM from Linux if the demo dies, so even a demo killed with SIGKILL (no
+    finally runs) does not leave the simulator behind.
+    """
     try:
-        deadline = time.monotonic() + SIM_START_TIMEOUT_S
-        while True:
-            text = output_path.read_text(errors="replace")
-            if "listening on" in text and "control on" in text:
-                break
-            if process.poll() is not None:
-                raise GatewayError(f"the simulator exited with {process.returncode}:\n{text[-2000:]}")
-            if time.monotonic() > deadline:
-                raise GatewayError(
-                    f"the simulator did not start in {SIM_START_TIMEOUT_S:.0f}s:\n{text[-2000:]}"
-                )
-            time.sleep(0.05)
-        print(f"fixgw demo: simulator pid {process.pid} on 127.0.0.1:{port}", flush=True)
-        yield port, control_port, output_path
+        sim = start_simulator_process(
+            state_dir,
+            seed=seed,
+            output_name="simulator-output.log",
+            die_with_parent=True,
+            start_timeout_s=SIM_START_TIMEOUT_S,
+        )
+    except SimulatorStartError as exc:
+        raise GatewayError(str(exc)) from exc
+    try:
+        print(f"fixgw demo: simulator pid {sim.pid} on 127.0.0.1:{sim.port}", flush=True)
+        yield sim.port, sim.control_port, sim.output_path
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=5)
+        sim.stop()
 
 
 def _read_only(ledger_path: Path) -> sqlite_utils.Database:
