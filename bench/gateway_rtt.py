@@ -18,6 +18,7 @@ Run: `python -m bench.gateway_rtt [--quick]` or `python -m bench gateway_rtt`.
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 import threading
 import time
@@ -175,7 +176,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.gateway_rtt", description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer orders (a smoke run)")
     parser.add_argument("--orders", type=int, help="ping-pong orders (default 2000, quick 300)")
+    parser.add_argument(
+        "--switch-interval-us",
+        type=int,
+        help="sys.setswitchinterval for the run (default: the interpreter's 5000 us, as fixgw run)",
+    )
     args = parser.parse_args(list(argv) if argv is not None else None)
+    if args.switch_interval_us:
+        # how long a thread may keep the GIL while another waits for it: the callback thread
+        # and a submitting thread hand it over at every SQLite commit and QuickFIX call
+        sys.setswitchinterval(args.switch_interval_us / 1e6)
     count = args.orders or (300 if args.quick else 2000)
     pipelined = 500 if args.quick else 2000
     report = Report("gateway_rtt")

@@ -37,6 +37,14 @@ from gateway.oms.order_manager import OrderManager
 
 log = logging.getLogger("fixgw.fix")
 
+_ORDER_MESSAGE_TYPES = frozenset(
+    {
+        MsgType.NEW_ORDER_SINGLE,
+        MsgType.ORDER_CANCEL_REQUEST,
+        MsgType.ORDER_CANCEL_REPLACE_REQUEST,
+        MsgType.ORDER_STATUS_REQUEST,
+    }
+)
 _MD_TYPES = frozenset(
     {MsgType.MARKET_DATA_SNAPSHOT, MsgType.MARKET_DATA_INCREMENTAL, MsgType.MARKET_DATA_REQUEST_REJECT}
 )
@@ -218,16 +226,13 @@ class GatewayApplication(fix.Application):
     def toApp(self, message: Any, session_id: Any) -> None:
         # runs under the session's lock: only a dict store, no application lock
         try:
-            header = message.getHeader()
-            msg_type = header.getField(35)
-            if msg_type in (
-                MsgType.NEW_ORDER_SINGLE,
-                MsgType.ORDER_CANCEL_REQUEST,
-                MsgType.ORDER_CANCEL_REPLACE_REQUEST,
-                MsgType.ORDER_STATUS_REQUEST,
-            ):
-                if self._resend_max_age_ns and header.isSetField(43) and header.getField(43) == "Y":
-                    age_ns = self._clock_ns() - codec.utc_timestamp_ns(message.getField(60))
+            # one SWIG call for the whole message instead of one per field read
+            raw = message.toString()
+            msg_type = codec.msg_type_of(raw)
+            if msg_type in _ORDER_MESSAGE_TYPES:
+                cl_ord_id = codec.field_of(raw, "11") or ""
+                if self._resend_max_age_ns and codec.field_of(raw, "43") == "Y":
+                    age_ns = self._clock_ns() - codec.utc_timestamp_ns(codec.field_of(raw, "60") or "")
                     if age_ns > self._resend_max_age_ns:
                         self.stale_resends_suppressed += 1
                         log.warning(
@@ -235,14 +240,14 @@ class GatewayApplication(fix.Application):
                             session_id.toString(),
                             "order message",
                             msg_type,
-                            message.getField(11),
+                            cl_ord_id,
                             age_ns / 1e9,
                         )
                         raise fix.DoNotSend()
                 state = self._sessions.get(session_id.toString())
                 if state is not None:
-                    seq = int(header.getField(34))
-                    state.sent_by_seq[seq] = (msg_type, message.getField(11))
+                    seq = int(codec.field_of(raw, "34") or "0")
+                    state.sent_by_seq[seq] = (msg_type, cl_ord_id)
                     if len(state.sent_by_seq) > 10_000:
                         state.sent_by_seq.pop(next(iter(state.sent_by_seq)))
         except fix.DoNotSend:

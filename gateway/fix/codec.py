@@ -61,6 +61,17 @@ def msg_type_of(raw: str) -> str:
     return raw[start + 4 : end if end >= 0 else len(raw)]
 
 
+def field_of(raw: str, tag: str) -> str | None:
+    """Value of the first occurrence of one tag in a raw FIX string (not the first field)."""
+    marker = f"{SOH}{tag}="
+    start = raw.find(marker)
+    if start < 0:
+        return None
+    start += len(marker)
+    end = raw.find(SOH, start)
+    return raw[start : end if end >= 0 else len(raw)]
+
+
 def fields_of(raw: str) -> dict[str, str]:
     """tag -> value of the first occurrence of each tag in a raw FIX string."""
     result: dict[str, str] = {}
