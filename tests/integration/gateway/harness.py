@@ -13,6 +13,8 @@ from typing import Any
 
 from gateway.app import Gateway, configure_logging
 from gateway.config import GatewayConfig, load_config
+from gateway.domain.orders import Order
+from gateway.oms.order_manager import OrderManager
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 SIM_SESSIONS_CFG = REPO_ROOT / "sessions" / "gateway-sim.cfg"
@@ -89,6 +91,23 @@ def running_gateway(config: GatewayConfig) -> Iterator[Gateway]:
         yield gateway
     finally:
         gateway.stop()
+
+
+def oms_of(gateway: Gateway) -> OrderManager:
+    """The order manager of a started gateway."""
+    assert gateway.oms is not None, "the gateway is not started"
+    return gateway.oms
+
+
+def ledger_path_of(gateway: Gateway) -> Path:
+    assert gateway.ledger is not None, "the gateway is not started"
+    return gateway.ledger.path
+
+
+def final_order(gateway: Gateway, cl_ord_id: str | None) -> Order | None:
+    """The order if it is final (for wait_until), else None."""
+    order = oms_of(gateway).order(cl_ord_id) if cl_ord_id else None
+    return order if order is not None and order.is_final else None
 
 
 def load(path: Path, port: int) -> GatewayConfig:

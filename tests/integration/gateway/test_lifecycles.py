@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 from decimal import Decimal
+from functools import partial
 
 from gateway.domain.fix_values import OrdStatus
 from tests.integration.gateway.harness import assert_ledger_matches_venue, wait_until
@@ -18,6 +19,12 @@ def touch(sim, symbol="ACME"):
         lambda: (b := sim.control.book(symbol, 5))["bids"] and b["asks"] and b, 10, "a two-sided book"
     )
     return book["bids"], book["asks"]
+
+
+def _answered(gateway, cl_ord_id):
+    """The order once nothing is pending on it (for wait_until), else None."""
+    order = gateway.oms.order(cl_ord_id)
+    return order if order is not None and not order.pending else None
 
 
 def final(gateway, cl_ord_id, timeout_s=10.0):
@@ -122,9 +129,7 @@ def test_c_1_b_replace_of_a_partially_filled_order_keeps_its_fills(gateway, sim)
         filled, order_qty = order.cum_qty, order.order_qty
 
         replaced = gateway.oms.replace(cl, qty=order_qty + 5)
-        order = wait_until(
-            lambda cl=cl: (o := gateway.oms.order(cl)) and not o.pending and o, 10, "replace answered"
-        )
+        order = wait_until(partial(_answered, gateway, cl), 10, "replace answered")
 
         if order.cl_ord_id == replaced.cl_ord_id:
             assert order.order_qty == order_qty + 5 and order.cum_qty >= filled

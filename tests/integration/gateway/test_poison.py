@@ -13,7 +13,15 @@ from pathlib import Path
 import pytest
 import quickfix as fix
 
-from tests.integration.gateway.harness import load, running_gateway, wait_until, write_gateway_toml
+from tests.integration.gateway.harness import (
+    final_order,
+    ledger_path_of,
+    load,
+    oms_of,
+    running_gateway,
+    wait_until,
+    write_gateway_toml,
+)
 from tests.support.sim_process import free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -154,20 +162,20 @@ def test_poison_reports_are_quarantined_and_answered_and_the_next_good_one_is_bo
     try:
         config = load(write_gateway_toml(tmp_path / "gw", port), port)
         with running_gateway(config) as gateway:
-            result = gateway.oms.submit(symbol="ACME", side="1", qty=10, ord_type="2", price=Decimal("100"))
+            result = oms_of(gateway).submit(
+                symbol="ACME", side="1", qty=10, ord_type="2", price=Decimal("100")
+            )
             assert result.accepted
 
-            order = wait_until(
-                lambda: (o := gateway.oms.order(result.cl_ord_id)) and o.is_final and o, 10, "fill"
-            )
+            order = wait_until(lambda: final_order(gateway, result.cl_ord_id), 10, "fill")
             rejects = wait_until(lambda: venue.messages("3"), 5, "Reject(35=3)")
             business_rejects = wait_until(lambda: venue.messages("j"), 5, "BusinessMessageReject(35=j)")
 
             assert order.status.name == "FILLED" and order.cum_qty == 10
-            assert gateway.oms.position("ACME").qty == 10
+            assert oms_of(gateway).position("ACME").qty == 10
 
             def quarantine_rows():
-                with sqlite3.connect(gateway.ledger.path) as db:
+                with sqlite3.connect(ledger_path_of(gateway)) as db:
                     return db.execute(
                         "SELECT seq_num, reason, answer, raw FROM quarantine ORDER BY id"
                     ).fetchall()
@@ -178,7 +186,7 @@ def test_poison_reports_are_quarantined_and_answered_and_the_next_good_one_is_bo
                 "unsupported message type B" in news_row[1] and news_row[2] == "BusinessMessageReject(35=j)"
             )
             wait_until(lambda: any(field(m, 380) == "3" for m in venue.messages("j")), 5, "35=j reason 3")
-            with sqlite3.connect(gateway.ledger.path) as db:
+            with sqlite3.connect(ledger_path_of(gateway)) as db:
                 fills = db.execute("SELECT last_qty FROM fills").fetchall()
             assert fills == [(10,)]
             assert len(quarantined) == 3
@@ -200,9 +208,11 @@ def test_poison_reports_are_quarantined_and_answered_and_the_next_good_one_is_bo
             assert field(business_rejects[0], 45) == str(ghost_seq) and field(business_rejects[0], 372) == "8"
 
             # and it keeps trading: the next order goes through the same way
-            again = gateway.oms.submit(symbol="ACME", side="1", qty=10, ord_type="2", price=Decimal("100"))
-            wait_until(lambda: (o := gateway.oms.order(again.cl_ord_id)) and o.is_final, 10, "second fill")
-            assert gateway.oms.position("ACME").qty == 20
+            again = oms_of(gateway).submit(
+                symbol="ACME", side="1", qty=10, ord_type="2", price=Decimal("100")
+            )
+            wait_until(lambda: final_order(gateway, again.cl_ord_id), 10, "second fill")
+            assert oms_of(gateway).position("ACME").qty == 20
     finally:
         acceptor.stop()
 
@@ -222,7 +232,9 @@ def test_stale_order_is_not_resent_after_a_resend_request(tmp_path, max_age_ms, 
         toml.write_text(text)
         config = load(toml, port)
         with running_gateway(config) as gateway:
-            result = gateway.oms.submit(symbol="ACME", side="1", qty=1, ord_type="2", price=Decimal("100"))
+            result = oms_of(gateway).submit(
+                symbol="ACME", side="1", qty=1, ord_type="2", price=Decimal("100")
+            )
             assert result.accepted
             log = config.gateway.state_dir / "fix-messages.log"
             if resent:

@@ -7,10 +7,13 @@ import signal
 import subprocess
 import sys
 import time
+from functools import partial
 
 from tests.integration.gateway.harness import (
     REPO_ROOT,
+    final_order,
     load,
+    oms_of,
     running_gateway,
     wait_until,
     write_gateway_toml,
@@ -140,12 +143,13 @@ enabled = false
             wait_until(
                 lambda: gateway.sink._books["ACME"].best_ask() is not None, 10, "ACME book on FIXGW-MD"
             )
-            crux = gateway.oms.submit(symbol="CRUX", side="1", qty=100, ord_type="1")
-            acme = gateway.oms.submit(symbol="ACME", side="1", qty=1, ord_type="1")
+            crux = oms_of(gateway).submit(symbol="CRUX", side="1", qty=100, ord_type="1")
+            acme = oms_of(gateway).submit(symbol="ACME", side="1", qty=1, ord_type="1")
             for result in (crux, acme):
                 assert result.accepted, result.reason
-                wait_until(lambda r=result: gateway.oms.order(r.cl_ord_id).is_final, 10, "final")
-            assert gateway.oms.order(crux.cl_ord_id).session == "FIX.4.4:CLIENT1->FIXSIM"
+                wait_until(partial(final_order, gateway, result.cl_ord_id), 10, "final")
+            crux_order = final_order(gateway, crux.cl_ord_id)
+            assert crux_order is not None and crux_order.session == "FIX.4.4:CLIENT1->FIXSIM"
 
         assert {o["cl_ord_id"] for o in sim.control.orders("CLIENT1")} == {crux.cl_ord_id}
         assert {o["cl_ord_id"] for o in sim.control.orders("FIXGW")} == {acme.cl_ord_id}
@@ -167,9 +171,9 @@ def test_a_stopped_gateway_still_referenced_does_not_capture_the_next_ones_messa
         kept_alive = first  # noqa: F841 - the point of the test
         config = load(write_gateway_toml(tmp_path / "second", sim.port), sim.port)
         with running_gateway(config) as gateway:
-            result = gateway.oms.submit(symbol="ACME", side="1", qty=1, ord_type="1")
+            result = oms_of(gateway).submit(symbol="ACME", side="1", qty=1, ord_type="1")
             assert result.accepted
-            order = wait_until(lambda: (o := gateway.oms.order(result.cl_ord_id)).is_final and o, 10, "fill")
+            order = wait_until(lambda: final_order(gateway, result.cl_ord_id), 10, "fill")
             assert order.cum_qty == 1 and order.avg_px is not None and order.avg_px > Decimal(0)
     finally:
         sim.stop()

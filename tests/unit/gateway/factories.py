@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
+from typing import TypeVar
 
 from gateway.config import LimitsSection
 from gateway.domain.events import ExecutionReported
@@ -14,6 +16,13 @@ from gateway.ledger.store import Ledger, open_ledger
 from gateway.oms.order_manager import OrderManager, Route
 
 SESSION = "FIX.4.4:FIXGW->FIXSIM"
+T = TypeVar("T")
+
+
+def present(value: T | None) -> T:
+    """The value, asserting it is there (narrows Optional results in tests)."""
+    assert value is not None
+    return value
 
 
 @dataclass
@@ -27,7 +36,7 @@ class RecordingSender:
     def session_ready(self, session: str) -> bool:
         return self.ready
 
-    def send(self, session: str, msg_type: str, fields: list[tuple[int, str]]) -> bool:
+    def send(self, session: str, msg_type: str, fields: Sequence[tuple[int, str]]) -> bool:
         self.sent.append((session, msg_type, dict(fields)))
         return self.accept
 

@@ -12,6 +12,7 @@ import pytest
 from gateway.app import Gateway
 from gateway.config import load_config
 from gateway.domain.errors import ConfigError
+from gateway.domain.ports import SinkContext
 from tests.unit.gateway.factories import make_oms
 
 SESSIONS = Path(__file__).resolve().parents[3] / "sessions"
@@ -25,9 +26,14 @@ def test_decision_table_builds_the_decision_sink_with_a_sink_context(tmp_path, m
         .replace('sessions_cfg = "gateway-sim.cfg"', f'sessions_cfg = "{SESSIONS / "gateway-sim.cfg"}"')
         + '\n[decision]\nmodel = "latest"\n'
     )
-    contexts = []
+    contexts: list[SinkContext] = []
     fake = types.ModuleType("gateway.decision")
-    fake.build_sink = lambda context: contexts.append(context) or "the sink"  # type: ignore[attr-defined]
+
+    def build_sink(context: SinkContext) -> str:
+        contexts.append(context)
+        return "the sink"
+
+    fake.build_sink = build_sink  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "gateway.decision", fake)
     gateway = Gateway(load_config(toml, {"state_dir": str(tmp_path / "state")}))
     gateway.oms, gateway.ledger, _ = make_oms(tmp_path)

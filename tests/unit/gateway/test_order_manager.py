@@ -11,7 +11,14 @@ from gateway.domain.errors import MessageError
 from gateway.domain.events import CancelRejected
 from gateway.domain.fix_values import ExecType, OrdStatus, Side
 from gateway.oms.order_manager import OrderManager, Route
-from tests.unit.gateway.factories import SESSION, RecordingObserver, RecordingSender, make_oms, report
+from tests.unit.gateway.factories import (
+    SESSION,
+    RecordingObserver,
+    RecordingSender,
+    make_oms,
+    present,
+    report,
+)
 
 D = Decimal
 E, S = ExecType, OrdStatus
@@ -99,7 +106,7 @@ def test_a_1_a_new_partial_fill_updates_order_fills_and_position(tmp_path):
         report(cl, E.TRADE, S.FILLED, last_qty=6, last_px="100.00", cum_qty=10, leaves_qty=0)
     )
 
-    assert outcome.order.status is S.FILLED and outcome.order.cum_qty == 10
+    assert present(outcome.order).status is S.FILLED and present(outcome.order).cum_qty == 10
     assert ledger.count("fills") == 2
     position = oms.position("ACME")
     assert position.qty == 10 and position.avg_cost == D("99.8")
@@ -145,7 +152,7 @@ def test_late_new_after_a_fill_does_not_reopen_the_order(tmp_path):
 
     outcome = oms.on_execution_report(report(cl, E.NEW, S.NEW, leaves_qty=10))
 
-    assert outcome.transition.late and outcome.order.status is S.FILLED
+    assert present(outcome.transition).late and present(outcome.order).status is S.FILLED
     assert ledger.count("anomalies") == 0
 
 
@@ -156,8 +163,8 @@ def test_a_report_that_does_not_fit_the_table_is_recorded_with_its_reason(tmp_pa
 
     outcome = oms.on_execution_report(report(cl, E.TRADE, S.FILLED, last_qty=10, last_px="100", cum_qty=10))
 
-    assert not outcome.transition.fits
-    assert outcome.order.status is S.REJECTED
+    assert not present(outcome.transition).fits
+    assert present(outcome.order).status is S.REJECTED
     row = ledger._db.execute("SELECT kind, reason FROM anomalies").fetchone()
     assert row[0] == "state_table_misfit" and "REJECTED" in row[1]
     assert oms.position("ACME").qty == 10  # the venue says we traded: the fill counts
@@ -176,7 +183,7 @@ def test_cancel_sends_f_and_the_canceled_report_ends_the_order(tmp_path):
 
     outcome = oms.on_execution_report(report(result.cl_ord_id, E.CANCELED, S.CANCELED, orig_cl_ord_id=cl))
 
-    assert outcome.order.status is S.CANCELED and outcome.order.leaves_qty == 0
+    assert present(outcome.order).status is S.CANCELED and present(outcome.order).leaves_qty == 0
     state = ledger._db.execute(
         "SELECT state FROM order_requests WHERE cl_ord_id=?", (result.cl_ord_id,)
     ).fetchone()
@@ -187,21 +194,23 @@ def test_cancel_reject_leaves_the_order_working(tmp_path):
     oms, ledger, _ = make_oms(tmp_path)
     cl = submit_buy(oms)
     oms.on_execution_report(report(cl, E.NEW, S.NEW, leaves_qty=10))
-    request = oms.cancel(cl).cl_ord_id
+    request = present(oms.cancel(cl).cl_ord_id)
 
-    order = oms.on_cancel_reject(
-        CancelRejected(
-            session=SESSION,
-            cl_ord_id=request,
-            orig_cl_ord_id=cl,
-            order_id="O1",
-            ord_status=S.NEW,
-            response_to="1",
-            reason="1",
-            text="too late",
-            recv_ns=1,
-            seq_num=9,
-            raw="35=9",
+    order = present(
+        oms.on_cancel_reject(
+            CancelRejected(
+                session=SESSION,
+                cl_ord_id=request,
+                orig_cl_ord_id=cl,
+                order_id="O1",
+                ord_status=S.NEW,
+                response_to="1",
+                reason="1",
+                text="too late",
+                recv_ns=1,
+                seq_num=9,
+                raw="35=9",
+            )
         )
     )
 
@@ -220,7 +229,7 @@ def test_replace_renames_the_order_and_takes_the_new_quantity_and_price(tmp_path
     assert g[41] == cl and g[38] == "12" and g[44] == "100.05"
     outcome = oms.on_execution_report(
         report(
-            result.cl_ord_id,
+            present(result.cl_ord_id),
             E.REPLACED,
             S.NEW,
             orig_cl_ord_id=cl,
@@ -230,8 +239,8 @@ def test_replace_renames_the_order_and_takes_the_new_quantity_and_price(tmp_path
         )
     )
 
-    assert outcome.order.cl_ord_id == result.cl_ord_id and outcome.order.order_key == cl
-    assert outcome.order.order_qty == 12 and outcome.order.price == D("100.05")
+    assert present(outcome.order).cl_ord_id == result.cl_ord_id and present(outcome.order).order_key == cl
+    assert present(outcome.order).order_qty == 12 and present(outcome.order).price == D("100.05")
     assert oms.working_orders("ACME")[0].cl_ord_id == result.cl_ord_id
 
 
@@ -242,7 +251,7 @@ def test_unsolicited_cancel_ends_the_order(tmp_path):
 
     outcome = oms.on_execution_report(report(cl, E.CANCELED, S.CANCELED))
 
-    assert outcome.order.status is S.CANCELED and oms.counters["unsolicited_cancels"] == 1
+    assert present(outcome.order).status is S.CANCELED and oms.counters["unsolicited_cancels"] == 1
 
 
 def test_bust_removes_the_fill_from_the_position(tmp_path):
@@ -262,7 +271,7 @@ def test_bust_removes_the_fill_from_the_position(tmp_path):
     )
 
     assert oms.position("ACME").qty == 6 and oms.position("ACME").avg_cost == D("101")
-    assert ledger.fill(SESSION, "F1").busted
+    assert present(ledger.fill(SESSION, "F1")).busted
     assert ledger.positions()["ACME"].qty == 6
 
 
@@ -289,7 +298,7 @@ def test_correction_changes_quantity_and_price_of_the_fill(tmp_path):
     )
 
     assert oms.position("ACME").qty == 3 and oms.position("ACME").avg_cost == D("99")
-    corrected = ledger.fill(SESSION, "F1")
+    corrected = present(ledger.fill(SESSION, "F1"))
     assert corrected.last_qty == 3 and corrected.last_px == D("99")
 
 
@@ -335,14 +344,14 @@ def test_business_reject_of_a_new_order_rejects_it(tmp_path):
 
     oms.on_business_reject("D", cl, "unknown symbol", SESSION)
 
-    assert oms.order(cl).status is S.REJECTED and oms.working_orders("ACME") == []
+    assert present(oms.order(cl)).status is S.REJECTED and oms.working_orders("ACME") == []
 
 
 def test_sell_fill_reduces_a_long_position_and_realizes_pnl(tmp_path):
     oms, _, _ = make_oms(tmp_path)
     buy = submit_buy(oms, qty=10, price="100")
     oms.on_execution_report(report(buy, E.TRADE, S.FILLED, last_qty=10, last_px="100", cum_qty=10))
-    sell = oms.submit(symbol="ACME", side="2", qty=4, ord_type="2", price=D("101")).cl_ord_id
+    sell = present(oms.submit(symbol="ACME", side="2", qty=4, ord_type="2", price=D("101")).cl_ord_id)
 
     oms.on_execution_report(
         report(sell, E.TRADE, S.FILLED, side=Side.SELL, last_qty=4, last_px="101", cum_qty=4)
