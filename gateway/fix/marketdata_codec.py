@@ -215,11 +215,15 @@ MAX_FAST_ENTRIES: Final = 512
 _H_MSG_TYPE, _H_SEQ, _H_SENT, _H_RPT_SEQ, _H_SYM_START, _H_SYM_END, _H_DECLARED, _H_ERROR = range(8)
 
 
+# The largest whole part whose px_e8 (x 1e8 plus 8 fraction digits) still fits in an int64.
+_MAX_WHOLE_PRICE: Final = (2**63 - 1) // 100_000_000 - 1
+
+
 @njit(cache=True)
 def _parse_uint(buf: npt.NDArray[np.uint8], start: int, end: int) -> int:
     # -1 for an empty or non-digit field (callers treat it as unreadable)
-    if start >= end:
-        return -1
+    if start >= end or end - start > 18:
+        return -1  # more than 18 digits could overflow int64: the reference decoder reads it
     value = 0
     for i in range(start, end):
         c = buf[i]
@@ -254,6 +258,8 @@ def _parse_px_e8(buf: npt.NDArray[np.uint8], start: int, end: int) -> tuple[int,
                 frac = frac * 10 + (c - 48)
             else:
                 whole = whole * 10 + (c - 48)
+                if whole > _MAX_WHOLE_PRICE:
+                    return 0, False  # px_e8 would overflow int64: the reference decoder reads it
         else:
             return 0, False
     if digits == 0:
@@ -349,7 +355,11 @@ def _parse_md(buf: npt.NDArray[np.uint8], rows: npt.NDArray[np.int64], header: n
                 header[_H_ERROR] = 2
                 return -1
         elif tag == 34:
-            header[_H_SEQ] = _parse_uint(buf, start, end)
+            seq = _parse_uint(buf, start, end)
+            if seq < 0:
+                header[_H_ERROR] = 5  # unreadable or too long: the reference decoder decides
+                return -1
+            header[_H_SEQ] = seq
         elif tag == 52:
             sent = _parse_time_ns(buf, start, end)
             if sent < 0:

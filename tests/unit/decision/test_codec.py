@@ -188,3 +188,26 @@ def test_what_the_fast_decoder_accepts_the_reference_reads_the_same(price_text: 
     fast = FastDecoder().decode(raw)
     if fast is not None:
         assert _fast_rows(fast) == _as_rows(decode_raw(raw))
+
+
+def test_numbers_too_large_for_int64_are_left_to_the_reference_decoder() -> None:
+    from gateway.fix.marketdata_codec import FastDecoder
+
+    decoder = FastDecoder()
+    base = incremental([Inc("0", "0", "ACME", "1.00", 1, 1)], seq=2, sending_ns=T0_NS).toString()
+    for old, new in (
+        ("270=1.00\x01", "270=100000000000\x01"),  # px_e8 1e19: past int64
+        ("270=1.00\x01", "270=92233720368.5\x01"),  # past the largest whole part the fast path reads
+        ("270=1.00\x01", "270=123456789012345678901234567890\x01"),
+        ("271=1\x01", "271=99999999999999999999\x01"),
+        ("83=1\x01", "83=99999999999999999999\x01"),
+        ("34=2\x01", "34=99999999999999999999\x01"),
+    ):
+        raw = base.replace(old, new)
+        assert raw != base
+        assert decoder.decode(raw) is None, new
+        decode_raw(raw)  # the reference reads it with Python integers
+    largest = base.replace("270=1.00\x01", "270=92233720367.99999999\x01")
+    fast = decoder.decode(largest)
+    assert fast is not None and fast.rows[0][2] == 9_223_372_036_799_999_999
+    assert _fast_rows(fast) == _as_rows(decode_raw(largest))
