@@ -13,10 +13,10 @@ ExecutionReport, with the FIX identifiers as attributes. The decision path gets 
 
 from __future__ import annotations
 
+import collections
 import json
 import logging
 import os
-import queue
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -164,16 +164,20 @@ class OrderSpans:
     The span is built when the order ends, with the submit time as its start: the same span as
     one started at submit, but its SDK work (ids, attributes, sampler, about 100-200 us here)
     happens on a worker thread, not between a decision and its NewOrderSingle nor inside the
-    callback that committed the final report."""
+    callback that committed the final report. The worker is not woken per order: it wakes every
+    `flush_interval_s` and builds what finished meanwhile. Waking it per order made the callback
+    thread hand the GIL to it right after each final report (measured about 100 us per order
+    on the callback thread, spent in the queue put)."""
 
-    def __init__(self, tracer: trace.Tracer) -> None:
+    def __init__(self, tracer: trace.Tracer, *, flush_interval_s: float = 0.2) -> None:
         self._tracer = tracer
+        self._flush_interval_s = flush_interval_s
         # order key -> (the order as submitted, the trace context it was submitted in)
         self._open: dict[str, tuple[Order, otel_context.Context]] = {}
         self._lock = threading.Lock()
-        self._finished: queue.SimpleQueue[tuple[Order, otel_context.Context, Order] | None] = (
-            queue.SimpleQueue()
-        )
+        # deque append/popleft are atomic and wake nobody
+        self._finished: collections.deque[tuple[Order, otel_context.Context, Order]] = collections.deque()
+        self._stop = threading.Event()
         self._worker = threading.Thread(target=self._run, name="order-spans", daemon=True)
         self._worker.start()
 
@@ -187,7 +191,7 @@ class OrderSpans:
         with self._lock:
             submitted = self._open.pop(order.order_key, None)
         if submitted is not None:  # None: an order from before a restart, its span died with it
-            self._finished.put((submitted[0], submitted[1], order))
+            self._finished.append((submitted[0], submitted[1], order))
 
     def open_spans(self) -> int:
         with self._lock:
@@ -195,14 +199,17 @@ class OrderSpans:
 
     def close(self, timeout_s: float = 5.0) -> None:
         """Build the spans still queued, then stop the worker."""
-        self._finished.put(None)
+        self._stop.set()
         self._worker.join(timeout_s)
 
     def _run(self) -> None:
-        while True:
-            item = self._finished.get()
-            if item is None:
-                return
+        while not self._stop.wait(self._flush_interval_s):
+            self._drain()
+        self._drain()
+
+    def _drain(self) -> None:
+        while self._finished:
+            item = self._finished.popleft()
             try:
                 self._emit(*item)
             except Exception as exc:  # a span must never take the gateway down

@@ -31,7 +31,16 @@ class Position:
         return (self.mark_px - self.avg_cost) * self.qty
 
     def marked(self, mark_px: Decimal) -> Position:
-        return replace(self, mark_px=mark_px)
+        if mark_px == self.mark_px:
+            return self
+        # built directly: dataclasses.replace costs several times more, once per market-data message
+        return Position(
+            symbol=self.symbol,
+            qty=self.qty,
+            avg_cost=self.avg_cost,
+            realized_pnl=self.realized_pnl,
+            mark_px=mark_px,
+        )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

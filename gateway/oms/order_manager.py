@@ -345,7 +345,7 @@ class OrderManager:
         its hand-off to QuickFIX)."""
         with self._positions_lock:
             position = self._positions.get(symbol)
-            if position is not None:
+            if position is not None and position.mark_px != price:
                 self._positions[symbol] = position.marked(price)
 
     # --- inbound: from the FIX edge -------------------------------------------------------------
