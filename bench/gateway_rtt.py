@@ -11,6 +11,8 @@ Figures, each beside a baseline measured in the same run:
    NewOrderSingle -> ExecutionReport shape) from `bench.baselines.quickfix_echo_rtt`.
 2. Sustained orders per second: the same orders submitted back to back, until the last one is
    final in the ledger, against the bare QuickFIX echo pipelined.
+3. CPU time of the whole gateway process (every thread) per ping-pong order: what the order path
+   costs the machine, much less moved by other processes than the latencies are.
 
 Run: `python -m bench.gateway_rtt [--quick]` or `python -m bench gateway_rtt`.
 """
