@@ -11,7 +11,7 @@ from gateway.domain.errors import LedgerError
 from gateway.domain.fix_values import OrdType, Side, TimeInForce
 from gateway.domain.orders import Fill, Order
 from gateway.ledger.schema import MIGRATIONS, SCHEMA_VERSION
-from gateway.ledger.store import _FINAL_STATUS_LIST, open_ledger
+from gateway.ledger.store import _FINAL_STATUS_LIST, NEW_LEDGER_PAGE_SIZE, open_ledger
 
 
 def test_new_ledger_is_migrated_to_the_current_version_in_wal_mode(tmp_path):
@@ -171,3 +171,19 @@ def test_live_orders_use_the_partial_index(tmp_path):
     ).fetchall()
 
     assert "orders_live" in str(plan)
+
+
+def test_a_new_ledger_gets_small_pages_and_an_existing_one_keeps_its_own(tmp_path):
+    fresh = open_ledger(tmp_path / "new.sqlite")
+    assert fresh._db.execute("PRAGMA page_size").fetchone()[0] == NEW_LEDGER_PAGE_SIZE
+    fresh.close()
+    old_path = tmp_path / "old.sqlite"
+    with sqlite3.connect(old_path) as db:
+        db.execute("PRAGMA page_size = 4096")
+        db.execute("VACUUM")
+    db.close()
+
+    reopened = open_ledger(old_path)
+
+    assert reopened._db.execute("PRAGMA page_size").fetchone()[0] == 4096
+    assert reopened.schema_version() == SCHEMA_VERSION
