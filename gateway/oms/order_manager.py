@@ -410,11 +410,9 @@ class OrderManager:
                     self._ledger.upsert_position(position, now)
             # committed: now the in-memory view follows
             if position is not before and position is not None:
+                # a mark() since `before` was read only changed the mark, which the fill has
+                # just set to its own price (as in the ledger row): nothing else is lost
                 with self._positions_lock:
-                    current = self._positions.get(order.symbol)
-                    mark_px = current.mark_px if current is not None else None
-                    if mark_px is not None and mark_px != position.mark_px:
-                        position = position.marked(mark_px)  # a mark() came in since we read it
                     self._positions[order.symbol] = position
             self._count(order, report, transition)
             finished = updated.is_final and not was_final
