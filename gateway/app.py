@@ -216,6 +216,8 @@ class Gateway:
         if self._stopped:
             return
         self._stopped = True
+        if self.application is not None:
+            self.application.detach_sink()
         if self._initiator is not None:
             try:
                 self._initiator.stop()  # sends Logout(35=5) and waits for the sessions to end

@@ -110,6 +110,11 @@ class GatewayApplication(fix.Application):
         self._oms = oms
         self._sink = sink
 
+    def detach_sink(self) -> None:
+        """At a deliberate stop: market data and the logouts that follow no longer reach the
+        decision path, so a planned shutdown is not reported as a feed failure."""
+        self._sink = NullSink()
+
     # --- OrderSender ---------------------------------------------------------------------------
 
     def session_ready(self, session: str) -> bool:
