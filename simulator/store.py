@@ -90,7 +90,15 @@ class VenueStore:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+        except sqlite3.DatabaseError as exc:
+            # A corrupt or foreign file is the venue's truth gone bad: refuse it, never overwrite it.
+            self._db.close()
+            raise RuntimeError(
+                f"{path}: not a usable SQLite database ({exc}); refusing to touch it. "
+                "Move it away or choose another --state-dir."
+            ) from exc
         self._db.execute("PRAGMA synchronous=NORMAL")
         version = self._db.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
