@@ -14,6 +14,7 @@ import logging
 import os
 import sqlite3
 import threading
+import weakref
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -29,7 +30,16 @@ from gateway.ledger.schema import MIGRATIONS, SCHEMA_VERSION
 SQLITE_MAGIC = b"SQLite format 3\x00"
 # final OrdStatus(39) values as an SQL list literal; must match the partial index orders_live
 _FINAL_STATUS_LIST = "(" + ", ".join(f"'{s.value}'" for s in sorted(FINAL_STATUSES)) + ")"
-CHECKPOINT_INTERVAL_S = 1.0
+CHECKPOINT_INTERVAL_S = 0.2
+# past this many WAL frames (pages) the checkpointer restarts the WAL (4 MiB with 1 KiB pages)
+CHECKPOINT_RESTART_FRAMES = 4000
+# the commit that starts a restarted WAL over cuts the file back to this size
+WAL_SIZE_LIMIT_BYTES = 4 * 1024 * 1024
+# how long a RESTART checkpoint waits for a gap between two commits (the writer is not held
+# while it waits, only once it has the gap)
+CHECKPOINT_RESTART_WAIT_MS = 200
+# while the WAL holds more than a quarter of the restart threshold, check again this soon
+CHECKPOINT_BUSY_INTERVAL_S = 0.02
 NEW_LEDGER_PAGE_SIZE = 1024
 log = logging.getLogger("fixgw.ledger")
 
@@ -62,38 +72,59 @@ class Ledger:
         self._in_transaction = False
         self._checkpoint_stop = threading.Event()
         self._checkpointer: threading.Thread | None = None
+        # a ledger dropped without close() still stops its checkpointer when it is collected
+        weakref.finalize(self, self._checkpoint_stop.set)
 
     # --- lifecycle -------------------------------------------------------------------------
 
-    def start_checkpointer(self, interval_s: float = CHECKPOINT_INTERVAL_S) -> None:
-        """Move WAL checkpoints (and their fsync) off the order path: the hot connection stops
-        auto-checkpointing and a background thread, on its own connection, runs a PASSIVE
-        checkpoint (never blocks a writer) every `interval_s`."""
+    def start_checkpointer(
+        self, interval_s: float = CHECKPOINT_INTERVAL_S, restart_wal_frames: int = CHECKPOINT_RESTART_FRAMES
+    ) -> None:
+        """Move WAL checkpoints off the order path (open_ledger calls this).
+
+        SQLite's automatic checkpoint (every 1000 WAL pages) runs inside the COMMIT that crosses
+        the threshold, on the caller's thread: on the QuickFIX callback thread that made COMMIT
+        p99 about 100 times its p50. So the hot connection stops auto-checkpointing, and a daemon
+        thread with its own connection runs `PRAGMA wal_checkpoint(PASSIVE)` every `interval_s`.
+        PASSIVE never waits for or blocks a writer, and the sqlite3 module releases the GIL while
+        SQLite works, so the order path waits neither on the checkpoint nor on this thread. Once
+        a checkpoint has copied every frame, the next commit starts the WAL file over from its
+        beginning; if sustained writes never leave it that chance, a RESTART checkpoint past
+        `restart_wal_frames` frames does, so the WAL file stays bounded.
+
+        Durability is unchanged: a commit is durable when its frames are in the WAL, under the
+        configured `synchronous` setting, exactly as before; a checkpoint only copies committed
+        pages into the main file. After a crash the WAL stays on disk and SQLite replays it on
+        the next open. Idempotent."""
         if self._checkpointer is not None:
             return
         self._db.execute("PRAGMA wal_autocheckpoint = 0")
+        # after a burst the WAL file would keep its largest size; the commit that restarts it
+        # truncates it back to this (one fstat per restart when it is already smaller)
+        self._db.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT_BYTES}")
+        self._checkpoint_stop.clear()
+        # the thread gets the path and the event, not the Ledger, so a ledger dropped without
+        # close() can still be collected (and its finalizer stop the thread)
         self._checkpointer = threading.Thread(
-            target=self._checkpoint_loop, args=(interval_s,), name="ledger-checkpoint", daemon=True
+            target=_checkpoint_loop,
+            args=(self.path, self._checkpoint_stop, interval_s, restart_wal_frames),
+            name="ledger-checkpoint",
+            daemon=True,
         )
         self._checkpointer.start()
 
-    def _checkpoint_loop(self, interval_s: float) -> None:
-        try:
-            connection = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        except sqlite3.Error as exc:
-            log.warning("ledger checkpointer not started: %s", exc)
-            return
-        with contextlib.closing(connection):
-            while not self._checkpoint_stop.wait(interval_s):
-                try:
-                    connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-                except sqlite3.Error as exc:
-                    log.warning("ledger checkpoint failed: %s", exc)
+    @property
+    def checkpointer_running(self) -> bool:
+        return self._checkpointer is not None and self._checkpointer.is_alive()
 
     def close(self) -> None:
+        """Stop the checkpointer (it runs a last PASSIVE checkpoint), then close the connection;
+        closing the last connection to the file checkpoints and removes the WAL."""
         self._checkpoint_stop.set()
         if self._checkpointer is not None:
             self._checkpointer.join(timeout=5)
+            if self._checkpointer.is_alive():
+                log.warning("ledger checkpointer did not stop within 5 s")
             self._checkpointer = None
         with contextlib.suppress(sqlite3.Error):
             self._db.execute("PRAGMA wal_checkpoint(PASSIVE)")
@@ -515,6 +546,42 @@ class Ledger:
         return int(self._db.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
 
 
+def _checkpoint_loop(path: Path, stop: threading.Event, interval_s: float, restart_wal_frames: int) -> None:
+    """The checkpointer thread's body: PASSIVE checkpoints until `stop` is set, then a last one.
+    Errors are logged, never raised: a failed checkpoint only leaves the WAL longer."""
+    try:
+        connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        # only a RESTART checkpoint waits (for the writer to finish its transaction), briefly
+        connection.execute(f"PRAGMA busy_timeout = {CHECKPOINT_RESTART_WAIT_MS}")
+    except sqlite3.Error as exc:
+        log.warning("ledger checkpointer not started for %s: %s", path, exc)
+        return
+    with contextlib.closing(connection):
+        wait_s = interval_s
+        while True:
+            stopping = stop.wait(wait_s)
+            wait_s = interval_s
+            try:
+                _, wal_frames, _ = connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                # The WAL file starts over only when a commit begins while every frame is
+                # copied. Under sustained writes the commits made while a PASSIVE checkpoint
+                # runs keep it from ever catching up, and the WAL would grow without bound: past
+                # `restart_wal_frames` a RESTART checkpoint holds the next writer for the few
+                # frames the PASSIVE one left (rare: only under sustained load).
+                if wal_frames > restart_wal_frames and not stopping:
+                    busy, wal_frames, _ = connection.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
+                    if busy:
+                        log.debug("ledger WAL restart of %s deferred (%s frames)", path, wal_frames)
+                if wal_frames > restart_wal_frames // 4:
+                    wait_s = min(interval_s, CHECKPOINT_BUSY_INTERVAL_S)
+            except sqlite3.Error as exc:
+                log.warning("ledger checkpoint of %s failed: %s", path, exc)
+            except Exception:  # never let the thread die silently; the next round tries again
+                log.exception("ledger checkpoint of %s failed", path)
+            if stopping:
+                return
+
+
 def _statements(script: str) -> list[str]:
     """Split a migration into statements; a trigger body's own semicolons stay inside it."""
     statements: list[str] = []
@@ -552,9 +619,17 @@ def _migrate(db: sqlite3.Connection, path: Path) -> None:
         db.execute("COMMIT")
 
 
-def open_ledger(path: Path | str, *, synchronous: str = "NORMAL", busy_timeout_ms: int = 5000) -> Ledger:
-    """Open (creating if absent) and migrate the ledger. Raises LedgerError with the path and the
-    cause for a file that is not SQLite, is corrupt, or has an unknown schema."""
+def open_ledger(
+    path: Path | str,
+    *,
+    synchronous: str = "NORMAL",
+    busy_timeout_ms: int = 5000,
+    checkpoint_interval_s: float | None = CHECKPOINT_INTERVAL_S,
+) -> Ledger:
+    """Open (creating if absent) and migrate the ledger, and start its WAL checkpointer (every
+    `checkpoint_interval_s`; None leaves SQLite's automatic checkpoints on the writing thread).
+    Raises LedgerError with the path and the cause for a file that is not SQLite, is corrupt, or
+    has an unknown schema."""
     db_path = Path(path)
     db_path.parent.mkdir(parents=True, exist_ok=True)
     _check_file(db_path)
@@ -587,4 +662,7 @@ def open_ledger(path: Path | str, *, synchronous: str = "NORMAL", busy_timeout_m
     except sqlite3.DatabaseError as exc:
         db.close()
         raise LedgerError(f"{db_path}: the ledger database is unreadable or corrupt ({exc})") from exc
-    return Ledger(db, db_path)
+    ledger = Ledger(db, db_path)
+    if checkpoint_interval_s is not None:
+        ledger.start_checkpointer(checkpoint_interval_s)
+    return ledger
