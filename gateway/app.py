@@ -96,7 +96,6 @@ class Gateway:
             synchronous=config.ledger.synchronous,
             busy_timeout_ms=config.ledger.busy_timeout_ms,
         )
-        self.ledger.start_checkpointer()
         self.run_id = self.ledger.start_run(started_ns=self.clock_ns(), config_path=str(config.source))
         self.telemetry = setup_telemetry(config.telemetry)
         self.telemetry.warm_up()
