@@ -1,7 +1,7 @@
 """A simulator crash loses nothing: orders, fills, positions and FIX sequence numbers survive.
 
 QuickFIX 1.16 itself can be killed by a logged-on peer's malformed input (a data field with a
-bad length aborts the process before any Python code runs; see docs/readme/bench.md for the
+bad length aborts the process before any Python code runs; see README.md, "Benchmarks", for the
 run by hand). No test here sends that input; instead the simulator subprocess is killed with
 SIGKILL, which is what such a crash amounts to, after it has traded. A restart on the same state
 directory must report the same fills, orders and positions on the control port, and the client's
