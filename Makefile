@@ -25,7 +25,7 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy gateway simulator
+	$(BIN)/mypy gateway simulator bench tests models
 
 bench: $(STAMP)
 	$(BIN)/python -m bench $(ARGS)
