@@ -10,13 +10,33 @@ from typing import TypeVar
 
 from gateway.config import LimitsSection
 from gateway.domain.events import ExecutionReported
-from gateway.domain.fix_values import ExecType, OrdStatus, Side
+from gateway.domain.fix_values import ExecType, OrdStatus, OrdType, Side, TimeInForce
 from gateway.domain.orders import Order
 from gateway.ledger.store import Ledger, open_ledger
 from gateway.oms.order_manager import OrderManager, Route
 
 SESSION = "FIX.4.4:FIXGW->FIXSIM"
 T = TypeVar("T")
+
+
+def limit_order(key: str, *, qty: int = 3, created_ns: int = 5) -> Order:
+    """A new Day limit order to buy ACME at 101.5, ClOrdID and order key `key`."""
+    return Order(
+        order_key=key,
+        cl_ord_id=key,
+        run_id=1,
+        venue="SIM",
+        session="S",
+        symbol="ACME",
+        side=Side.BUY,
+        ord_type=OrdType.LIMIT,
+        tif=TimeInForce.DAY,
+        price=Decimal("101.5"),
+        order_qty=qty,
+        leaves_qty=qty,
+        created_ns=created_ns,
+        updated_ns=created_ns,
+    )
 
 
 def present(value: T | None) -> T:

@@ -8,10 +8,11 @@ from decimal import Decimal
 import pytest
 
 from gateway.domain.errors import LedgerError
-from gateway.domain.fix_values import OrdType, Side, TimeInForce
-from gateway.domain.orders import Fill, Order
+from gateway.domain.fix_values import Side
+from gateway.domain.orders import Fill
 from gateway.ledger.schema import MIGRATIONS, SCHEMA_VERSION
 from gateway.ledger.store import _FINAL_STATUS_LIST, NEW_LEDGER_PAGE_SIZE, open_ledger
+from tests.unit.gateway.factories import limit_order
 
 
 def test_new_ledger_is_migrated_to_the_current_version_in_wal_mode(tmp_path):
@@ -93,30 +94,11 @@ def test_the_same_fill_twice_is_stored_once(tmp_path):
     assert ledger.fill_amounts("ACME")[0].px == Decimal("100.01")
 
 
-def _order(key: str, created_ns: int = 5) -> Order:
-    return Order(
-        order_key=key,
-        cl_ord_id=key,
-        run_id=1,
-        venue="SIM",
-        session="S",
-        symbol="ACME",
-        side=Side.BUY,
-        ord_type=OrdType.LIMIT,
-        tif=TimeInForce.DAY,
-        price=Decimal("101.5"),
-        order_qty=3,
-        leaves_qty=3,
-        created_ns=created_ns,
-        updated_ns=created_ns,
-    )
-
-
 def test_write_ahead_commits_the_order_and_its_new_order_single_request_in_one_statement(tmp_path):
     ledger = open_ledger(tmp_path / "l.sqlite")
     ledger.start_run(started_ns=1, config_path=None)
 
-    ledger.write_ahead_order(_order("1-1"))
+    ledger.write_ahead_order(limit_order("1-1"))
 
     # committed: another connection sees both rows
     with sqlite3.connect(tmp_path / "l.sqlite") as other:
@@ -134,7 +116,7 @@ def test_write_ahead_inside_a_transaction_is_refused(tmp_path):
     ledger.start_run(started_ns=1, config_path=None)
 
     with pytest.raises(LedgerError, match="outside a transaction"), ledger.transaction():
-        ledger.write_ahead_order(_order("1-1"))
+        ledger.write_ahead_order(limit_order("1-1"))
     assert ledger.count("orders") == 0
 
 
@@ -156,7 +138,7 @@ def test_a_version_1_ledger_is_migrated_with_its_rows_kept(tmp_path):
 
     assert ledger.schema_version() == SCHEMA_VERSION == 2
     assert [o.order_key for o in ledger.live_orders()] == ["1-1"]
-    ledger.write_ahead_order(_order("2-1", created_ns=9))
+    ledger.write_ahead_order(limit_order("2-1", created_ns=9))
     assert ledger.request("2-1") is not None
     assert [o.order_key for o in ledger.live_orders()] == ["1-1", "2-1"]
     indexes = {row[0] for row in ledger._db.execute("SELECT name FROM sqlite_master WHERE type='index'")}

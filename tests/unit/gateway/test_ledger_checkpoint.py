@@ -14,10 +14,11 @@ from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 
-from gateway.domain.fix_values import OrdStatus, OrdType, Side, TimeInForce
-from gateway.domain.orders import Fill, Order
+from gateway.domain.fix_values import OrdStatus, Side
+from gateway.domain.orders import Fill
 from gateway.domain.positions import Position
 from gateway.ledger.store import WAL_SIZE_LIMIT_BYTES, Ledger, open_ledger
+from tests.unit.gateway.factories import limit_order
 
 FILLS = 5_000
 # An order's write-ahead and its fill commit write about 13 WAL frames of 1 KiB pages: 5,000
@@ -28,29 +29,10 @@ WAL_PEAK_BOUND_BYTES = 32 * 1024 * 1024
 REPO_ROOT = Path(__file__).resolve().parents[3]
 
 
-def _order(key: str, created_ns: int) -> Order:
-    return Order(
-        order_key=key,
-        cl_ord_id=key,
-        run_id=1,
-        venue="SIM",
-        session="S",
-        symbol="ACME",
-        side=Side.BUY,
-        ord_type=OrdType.LIMIT,
-        tif=TimeInForce.DAY,
-        price=Decimal("101.5"),
-        order_qty=1,
-        leaves_qty=1,
-        created_ns=created_ns,
-        updated_ns=created_ns,
-    )
-
-
 def _fill_order(ledger: Ledger, number: int) -> None:
     """What the order path commits for one order: the write-ahead, then fill + order + position."""
     key = f"1-{number}"
-    order = _order(key, created_ns=number)
+    order = limit_order(key, qty=1, created_ns=number)
     ledger.write_ahead_order(order)
     with ledger.transaction():
         ledger.insert_fill(
