@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import faulthandler
 import logging
+import os
 import signal
 import sys
 import threading
@@ -47,7 +48,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="switch a fault on from the start (repeatable), e.g. --fault reject_every_nth=3",
     )
     parser.add_argument("--log-level", default="INFO", help="logging level (%(default)s)")
+    parser.add_argument(
+        "--exit-with-parent",
+        action="store_true",
+        help="stop when the process that started this one exits (for a simulator run as a child)",
+    )
     return parser
+
+
+# A clean stop (timer, control port, Logout to every session, acceptor stop) takes about a
+# second; past this deadline something is stuck, and a venue nobody can stop is worse than one
+# that exits hard: every order and fill is committed before its reply was sent.
+STOP_DEADLINE_S = 15.0
+PARENT_POLL_S = 0.5
 
 
 def main(argv: list[str]) -> int:
@@ -96,11 +109,19 @@ def main(argv: list[str]) -> int:
     if server.control_port is not None:
         print(f"control on 127.0.0.1:{server.control_port}", flush=True)
     print(f"state {settings.state_db}", flush=True)
+    # Linux's parent-death signal (set by simulator.process) is the fast path; polling the parent
+    # pid also covers a parent whose death signal was lost or never armed.
+    parent_pid = os.getppid() if args.exit_with_parent else None
     try:
-        while not stop_requested.wait(0.5):
-            pass
+        while not stop_requested.wait(PARENT_POLL_S):
+            if parent_pid is not None and os.getppid() != parent_pid:
+                print(f"parent process {parent_pid} exited", flush=True)
+                break
     finally:
         print("stopping", flush=True)
+        # Dumps every thread's stack and exits with status 1 if the stop hangs: in C, without
+        # the GIL, so it fires even while a stuck thread holds it.
+        faulthandler.dump_traceback_later(STOP_DEADLINE_S, exit=True)
         server.stop()
         print("stopped", flush=True)
     return 0

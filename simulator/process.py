@@ -14,6 +14,7 @@ chatty simulator.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -50,7 +51,10 @@ def _terminate_with_parent() -> None:
     import ctypes
 
     pr_set_pdeathsig = 1
-    ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+    # Best effort: if prctl is unavailable or refused, the child's own parent-pid watch
+    # (--exit-with-parent) still stops it within a second.
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
 @dataclass
@@ -131,6 +135,8 @@ def start_simulator_process(
     for name, value in (faults or {}).items():
         command += ["--fault", f"{name}={value}"]
     command += list(extra_args)
+    if die_with_parent:
+        command.append("--exit-with-parent")
     child_env = {k: v for k, v in os.environ.items() if k != PASSWORD_ENV}
     if password is not None:
         child_env[PASSWORD_ENV] = password

@@ -39,7 +39,20 @@ def test_demo_trades_prints_progress_and_stops_the_simulator(tmp_path):
     assert sim_output.rstrip().endswith("stopped")
 
 
+def _process_gone(pid: int) -> bool:
+    import os
+
+    try:
+        os.kill(pid, 0)
+        # a zombie until its parent (init here) reaps it also counts as gone
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(") ")[1].startswith("Z")
+    except (ProcessLookupError, FileNotFoundError):
+        return True
+
+
 def test_demo_killed_with_sigkill_does_not_leave_the_simulator_running(tmp_path):
+    import contextlib
     import os
     import signal
     import time
@@ -63,6 +76,7 @@ def test_demo_killed_with_sigkill_does_not_leave_the_simulator_running(tmp_path)
             stdout=sink,
             stderr=subprocess.STDOUT,
         )
+    sim_pid: int | None = None
     try:
         line = wait_until(
             lambda: next((x for x in output.read_text().splitlines() if "simulator pid" in x), None),
@@ -75,17 +89,17 @@ def test_demo_killed_with_sigkill_does_not_leave_the_simulator_running(tmp_path)
         demo.send_signal(signal.SIGKILL)
         demo.wait(timeout=10)
 
-        def sim_gone() -> bool:
-            try:
-                os.kill(sim_pid, 0)
-            except ProcessLookupError:
-                return True
-            # a zombie until its parent (init here) reaps it also counts as gone
-            with open(f"/proc/{sim_pid}/stat") as stat:
-                return stat.read().split(") ")[1].startswith("Z")
-
-        wait_until(sim_gone, 20, "the simulator to stop")
+        try:
+            wait_until(lambda: _process_gone(sim_pid), 20, "the simulator to stop")
+        except AssertionError as timeout:
+            with contextlib.suppress(OSError):
+                os.kill(sim_pid, signal.SIGUSR1)  # the simulator prints every thread's stack
+                time.sleep(1)
+            sim_log = tmp_path / "d" / "sim" / "simulator-output.log"
+            tail = sim_log.read_text()[-4000:]
+            raise AssertionError(f"the simulator outlived the demo; its output:\n{tail}") from timeout
     finally:
         if demo.poll() is None:
             demo.kill()
-        time.sleep(0)
+        if sim_pid is not None and not _process_gone(sim_pid):
+            os.kill(sim_pid, signal.SIGKILL)

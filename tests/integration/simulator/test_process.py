@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import subprocess
 import sys
@@ -130,3 +131,43 @@ def test_fixgw_sim_is_the_entry_point() -> None:
 def test_bad_arguments_exit_2_with_a_message(tmp_path: Path, capsys: object) -> None:
     assert sim_main(["--fault", "no_such_fault=1", "--state-dir", str(tmp_path)]) == 2
     assert sim_main(["--config", str(tmp_path / "missing.cfg"), "--state-dir", str(tmp_path)]) == 2
+
+
+def test_exit_with_parent_stops_the_simulator_when_its_parent_is_killed(tmp_path: Path) -> None:
+    """The parent-pid watch alone (no parent-death signal armed): a parent killed with SIGKILL
+    runs no cleanup, and its child simulator must still stop by itself, cleanly."""
+    import os
+    import time
+
+    output = tmp_path / "sim.out"
+    launcher = (
+        "import subprocess, sys\n"
+        f"out = open({str(output)!r}, 'wb')\n"
+        "child = subprocess.Popen([sys.executable, '-m', 'simulator.cli', '--exit-with-parent',"
+        f" '--port', '{free_port()}', '--state-dir', {str(tmp_path / 'state')!r}],"
+        " stdout=out, stderr=subprocess.STDOUT)\n"
+        "print(child.pid, flush=True)\n"
+        "child.wait()\n"
+    )
+    parent = subprocess.Popen(
+        [sys.executable, "-c", launcher], cwd=REPO_ROOT, stdout=subprocess.PIPE, text=True
+    )
+    assert parent.stdout is not None
+    sim_pid = int(parent.stdout.readline())
+    try:
+        deadline = time.monotonic() + 30
+        while "listening on" not in output.read_text() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert "listening on" in output.read_text()
+        parent.kill()
+        parent.wait(timeout=10)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and "stopped" not in output.read_text():
+            time.sleep(0.1)
+        text = output.read_text()
+        assert f"parent process {parent.pid} exited" in text, text[-2000:]
+        assert text.rstrip().endswith("stopped"), text[-2000:]
+    finally:
+        parent.kill()
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(sim_pid, signal.SIGKILL)
