@@ -351,6 +351,28 @@ def test_order_the_venue_cannot_accept_gets_execution_report_rejected(
     assert all(position["qty"] == 0 for position in positions.values()), positions
 
 
+@pytest.mark.parametrize(
+    "data_fields",
+    [
+        [(95, "-5"), (96, "abc")],  # RawDataLength negative: used to abort QuickFIX (std::length_error)
+        [(212, "-3"), (213, "abc")],  # XmlDataLen negative, in the header: the same abort
+        [(95, "2000000000"), (96, "abc")],  # far past the frame: used to segfault QuickFIX
+        [(354, "-1"), (355, "abc")],  # EncodedTextLen negative
+    ],
+    ids=["raw-data-negative", "xml-data-negative", "raw-data-huge", "encoded-text-negative"],
+)
+def test_hostile_data_field_lengths_do_not_take_the_venue_down(
+    venue_process: SimulatorProcess, hostile: RawFixSession, data_fields: list[tuple[int, str]]
+) -> None:
+    """fix_specs/FIX44.xml declares no DATA fields (see fix_specs/README.md), so QuickFIX reads
+    these values up to the next SOH instead of trusting the announced length."""
+    hostile.send("0", data_fields)
+    answer = hostile.test_request("after-data-length")
+
+    assert answer.msg_type == "0", str(answer)
+    assert venue_process.alive(), venue_process.output()[-3000:]
+
+
 def test_well_behaved_session_still_trades_after_hostile_input(
     venue_process: SimulatorProcess, hostile: RawFixSession, well_behaved: FixTestClient, tmp_path: Path
 ) -> None:

@@ -1,9 +1,9 @@
 """A simulator crash loses nothing: orders, fills, positions and FIX sequence numbers survive.
 
-QuickFIX 1.16 itself can be killed by a logged-on peer's malformed input (a data field with a
-bad length aborts the process before any Python code runs; see README.md, "Benchmarks", for the
-run by hand). No test here sends that input; instead the simulator subprocess is killed with
-SIGKILL, which is what such a crash amounts to, after it has traded. A restart on the same state
+QuickFIX 1.16 itself can be killed from outside Python (with its own dictionary, a data field
+with a hostile length did it; fix_specs/FIX44.xml closes that, and test_bad_input.py sends that
+input). Whatever the cause, such a crash amounts to SIGKILL, so here the simulator subprocess is
+killed with SIGKILL after it has traded. A restart on the same state
 directory must report the same fills, orders and positions on the control port, and the client's
 QuickFIX session must log on again by itself and go on trading with continuous sequence numbers.
 """
