@@ -15,6 +15,7 @@ while QuickFIX calls back into toApp/toAdmin, since those callbacks never take i
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
 import threading
@@ -22,6 +23,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from gateway.config import LimitsSection
 from gateway.domain.errors import MessageError, UnknownOrderError
@@ -66,8 +68,59 @@ def fix_timestamp(ns: int) -> str:
     return f"{text}.{rest // 1_000_000:03d}"
 
 
+@functools.lru_cache(maxsize=4096)
 def _price_text(price: Decimal) -> str:
+    # Cached: orders are priced on a few hundred ticks, and normalize() costs microseconds.
     return format(price.normalize(), "f") if price == price.to_integral() else format(price, "f")
+
+
+# Enum construction (`Side("1")`) costs microseconds on the order path; a dict lookup does not.
+_SIDES: dict[str, Side] = {member.value: member for member in Side}
+_ORD_TYPES: dict[str, OrdType] = {member.value: member for member in OrdType}
+_TIFS: dict[str, TimeInForce] = {member.value: member for member in TimeInForce}
+
+
+class _VersionedOrders(dict[str, Order]):
+    """Live orders by order key. `version` moves on every change, so a view built from the
+    orders (`working_orders`) stays valid, and can be handed out again, until it moves."""
+
+    __slots__ = ("version",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.version = 0
+
+    def __setitem__(self, key: str, value: Order) -> None:
+        super().__setitem__(key, value)
+        self.version += 1
+
+    def __delitem__(self, key: str) -> None:
+        super().__delitem__(key)
+        self.version += 1
+
+    def pop(self, key: str, *default: Any) -> Any:
+        self.version += 1
+        return super().pop(key, *default)
+
+    def popitem(self) -> tuple[str, Order]:
+        self.version += 1
+        return super().popitem()
+
+    def clear(self) -> None:
+        super().clear()
+        self.version += 1
+
+    def setdefault(self, key: str, default: Order) -> Order:
+        self.version += 1
+        return super().setdefault(key, default)
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        super().update(*args, **kwargs)
+        self.version += 1
+
+    def __ior__(self, other: Any) -> Any:  # type: ignore[misc]
+        self.update(other)
+        return self
 
 
 class OrderManager:
@@ -92,11 +145,18 @@ class OrderManager:
         self._lock = threading.RLock()
         self._sequence = itertools.count(1)
         self._halted = ""  # kill switch: when set, the reason every new order is refused
-        self._orders: dict[str, Order] = {}  # live orders by order_key
+        self._orders = _VersionedOrders()  # live orders by order_key
         self._order_key_by_cl_ord_id: dict[str, str] = {}
         self._positions: dict[str, Position] = ledger.positions()
         # guards read-modify-write of _positions (held alone by mark(), inside _lock elsewhere)
         self._positions_lock = threading.Lock()
+        # Views handed to the decision path on every decision, rebuilt only when their source
+        # changed: a working-orders view per symbol with the `_orders.version` it was built at,
+        # a position view per symbol with the (immutable) Position it was built from. Both are
+        # derived from the in-memory state, which follows the ledger's commits; nothing here is
+        # a second source of truth.
+        self._working_views: dict[str, tuple[int, list[WorkingOrderView]]] = {}
+        self._position_views: dict[str, tuple[Position | None, PositionView]] = {}
         self.counters: dict[str, int] = {
             "submitted": 0,
             "refused": 0,
@@ -130,10 +190,14 @@ class OrderManager:
         with self._lock:
             if self._halted:
                 return self._refuse(None, f"trading halted: {self._halted}")
-            try:
-                side_value, type_value, tif_value = Side(side), OrdType(ord_type), TimeInForce(tif)
-            except ValueError as exc:
-                return self._refuse(None, f"invalid order field: {exc}")
+            side_value, type_value, tif_value = _SIDES.get(side), _ORD_TYPES.get(ord_type), _TIFS.get(tif)
+            if side_value is None or type_value is None or tif_value is None:
+                invalid = (
+                    f"{side!r} is not a valid Side" if side_value is None
+                    else f"{ord_type!r} is not a valid OrdType" if type_value is None
+                    else f"{tif!r} is not a valid TimeInForce"
+                )  # fmt: skip
+                return self._refuse(None, f"invalid order field: {invalid}")
             route = self._routes.get(symbol)
             if route is None:
                 return self._refuse(None, f"symbol {symbol!r} is not routed to any venue")
@@ -298,7 +362,11 @@ class OrderManager:
 
     def working_orders(self, symbol: str) -> Sequence[WorkingOrderView]:
         with self._lock:
-            return [
+            version = self._orders.version
+            cached = self._working_views.get(symbol)
+            if cached is not None and cached[0] == version:
+                return list(cached[1])  # a copy: the cached list is never handed out
+            views = [
                 WorkingOrderView(
                     cl_ord_id=o.cl_ord_id,
                     symbol=o.symbol,
@@ -312,16 +380,24 @@ class OrderManager:
                 for o in self._orders.values()
                 if o.symbol == symbol and not o.is_final
             ]
+            self._working_views[symbol] = (version, views)
+            return list(views)
 
     def position(self, symbol: str) -> PositionView:
         with self._positions_lock:
-            position = self._positions.get(symbol) or Position(symbol=symbol)
-            return PositionView(
+            position = self._positions.get(symbol)
+            cached = self._position_views.get(symbol)
+            if cached is not None and cached[0] is position:
+                return cached[1]  # PositionView is immutable: the same object is safe to share
+            source = position or Position(symbol=symbol)
+            view = PositionView(
                 symbol=symbol,
-                qty=position.qty,
-                avg_cost=position.avg_cost,
-                realized_pnl=position.realized_pnl,
+                qty=source.qty,
+                avg_cost=source.avg_cost,
+                realized_pnl=source.realized_pnl,
             )
+            self._position_views[symbol] = (position, view)
+            return view
 
     # --- read side for progress displays ------------------------------------------------------
 
