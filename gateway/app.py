@@ -3,9 +3,10 @@ QuickFIX SocketInitiator, with the decision path's sink (or the built-in strateg
 
 `fixgw run --config gateway.toml [--host H] [--port N] [--state-dir DIR] [--seconds S]`
 starts one initiator for every session the venues name (order entry and market data, one or
-many venues), reconnects with QuickFIX's ReconnectInterval backoff and schedule, prints a status
-line every `status_interval_ms`, and on SIGTERM/SIGINT logs out and stops the engine before the
-process exits (a process that exits with a started engine segfaults at teardown).
+many venues), reconnects each session with exponential backoff and jitter inside QuickFIX's
+session schedule (`[reconnect]`, gateway/fix/reconnect.py), prints a status line every
+`status_interval_ms`, and on SIGTERM/SIGINT logs out and stops the engine before the process exits
+(a process that exits with a started engine segfaults at teardown).
 """
 
 from __future__ import annotations
@@ -80,12 +81,14 @@ class Gateway:
         self._initiator: Any = None
         self._order_spans: OrderSpans | None = None
         self._stopped = False
+        self.reconnect: Any = None  # gateway.fix.reconnect.ReconnectDriver when [reconnect] enabled
 
     def start(self) -> None:
         import quickfix as fix
 
         from gateway.fix.application import GatewayApplication, SessionRole
         from gateway.fix.logs import MaskingLogFactory, RecentIncoming
+        from gateway.fix.reconnect import QuickFixSessionSwitch, ReconnectDriver, SessionEventTap
         from gateway.fix.settings import write_effective_cfg
 
         config = self.config
@@ -139,7 +142,17 @@ class Gateway:
         store = fix.FileStoreFactory(settings)
         recent = RecentIncoming()
         self.application.recent_incoming = recent
-        self._log_factory = MaskingLogFactory(log_messages=config.gateway.log_fix_messages, recent=recent)
+        log_factory: Any = MaskingLogFactory(log_messages=config.gateway.log_fix_messages, recent=recent)
+        if config.reconnect.enabled:
+            self.reconnect = ReconnectDriver(
+                config.reconnect, self.session_keys, switch=QuickFixSessionSwitch()
+            )
+            # the engine's connection events reach the driver through the session logs, the
+            # logons through the application; both on QuickFIX's thread
+            log_factory = SessionEventTap(log_factory, self.reconnect)
+            self.application.session_observer = self.reconnect
+            self._check_polling_step(settings)
+        self._log_factory = log_factory
         self._initiator = fix.SocketInitiator(self.application, store, settings, self._log_factory)
         log.info(
             "starting run %d: sessions %s, ledger %s, effective settings %s",
@@ -148,7 +161,24 @@ class Gateway:
             config.ledger.path,
             cfg_path,
         )
+        if self.reconnect is not None:
+            self.reconnect.start()
         self._initiator.start()
+
+    def _check_polling_step(self, settings: Any) -> None:
+        """With backoff on, ReconnectInterval is how often QuickFIX looks for enabled sessions:
+        a step coarser than the initial delay stretches every delay to it."""
+        defaults = settings.get()
+        if not defaults.has("ReconnectInterval"):
+            return  # QuickFIX's default is 30 s
+        step_s = defaults.getInt("ReconnectInterval")
+        if step_s > max(1.0, self.config.reconnect.initial_delay_s):
+            log.warning(
+                "ReconnectInterval=%d s is the polling step of the reconnect backoff: delays shorter "
+                "than that wait for it (set ReconnectInterval=1 in %s)",
+                step_s,
+                self.config.gateway.sessions_cfg,
+            )
 
     def _check_credentials(self) -> None:
         import os
@@ -217,6 +247,9 @@ class Gateway:
         self._stopped = True
         if self.application is not None:
             self.application.detach_sink()
+        if self.reconnect is not None:
+            # first: once the initiator logs out, nothing may enable a session again
+            self.reconnect.stop()
         if self._initiator is not None:
             try:
                 self._initiator.stop()  # sends Logout(35=5) and waits for the sessions to end
@@ -249,7 +282,7 @@ class Gateway:
         if self.oms is None or self.application is None:
             return "starting"
         sessions = " ".join(
-            f"{key.split(':', 1)[1]}={'up' if up else 'down'}"
+            f"{key.split(':', 1)[1]}={self._session_status(key, up)}"
             for key, up in self.application.logged_on().items()
         )
         counters = self.oms.counters
@@ -262,6 +295,13 @@ class Gateway:
             f"live={len(self.oms.live_orders())} dup={counters['duplicates']} "
             f"quarantined={self.application.counters['quarantined']} | {positions}"
         )
+
+    def _session_status(self, key: str, up: bool) -> str:
+        if up:
+            return "up"
+        if self.reconnect is None:
+            return "down"
+        return f"down({self.reconnect.describe(key)})"
 
 
 def build_parser() -> argparse.ArgumentParser:

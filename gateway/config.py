@@ -88,6 +88,25 @@ class TelemetrySection:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ReconnectSection:
+    """Backoff between reconnect attempts, one state per session (gateway/fix/reconnect.py).
+
+    The n-th consecutive failed connection waits initial_delay_s * multiplier**(n-1), capped at
+    max_delay_s, less a random fraction of up to `jitter` (so gateways that lost the same venue
+    do not come back in step). A logon counts as success only once it has lasted
+    stable_after_s: a venue that accepts the connection and then logs us out at once (a refused
+    logon) keeps the delays growing. QuickFIX's ReconnectInterval becomes the polling step.
+    """
+
+    enabled: bool = True  # false: QuickFIX's fixed ReconnectInterval alone, as before
+    initial_delay_s: float = 1.0
+    max_delay_s: float = 60.0
+    multiplier: float = 2.0
+    jitter: float = 0.2  # fraction: a delay d becomes a random value in [d * (1 - jitter), d]
+    stable_after_s: float = 30.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class GatewayConfig:
     source: Path
     gateway: GatewaySection
@@ -98,6 +117,7 @@ class GatewayConfig:
     strategy: StrategySection
     telemetry: TelemetrySection
     decision: Mapping[str, Any] | None = field(default=None)
+    reconnect: ReconnectSection = field(default_factory=ReconnectSection)
 
     def symbols_for_venue(self, venue: str) -> list[str]:
         return sorted(symbol for symbol, name in self.routing.items() if name == venue)
@@ -180,7 +200,17 @@ def _session_id(table: _Table, key: str, *, required: bool) -> str | None:
 
 def parse_config(data: Mapping[str, Any], source: Path) -> GatewayConfig:
     """Validate an already-parsed TOML document. Raises ConfigError naming the bad key."""
-    known_tables = {"gateway", "ledger", "limits", "venues", "routing", "strategy", "telemetry", "decision"}
+    known_tables = {
+        "gateway",
+        "ledger",
+        "limits",
+        "venues",
+        "routing",
+        "strategy",
+        "telemetry",
+        "decision",
+        "reconnect",
+    }
     for key in data:
         if key not in known_tables:
             raise ConfigError(f"{key}: unknown table or key (known: {', '.join(sorted(known_tables))})")
@@ -282,6 +312,8 @@ def parse_config(data: Mapping[str, Any], source: Path) -> GatewayConfig:
     )
     t.finish()
 
+    reconnect = _reconnect_section(_Table("reconnect", data.get("reconnect", {})))
+
     decision = data.get("decision")
     if decision is not None and not isinstance(decision, dict):
         raise ConfigError("[decision]: expected a table")
@@ -296,7 +328,27 @@ def parse_config(data: Mapping[str, Any], source: Path) -> GatewayConfig:
         strategy=strategy,
         telemetry=telemetry,
         decision=decision,
+        reconnect=reconnect,
     )
+
+
+def _reconnect_section(r: _Table) -> ReconnectSection:
+    section = ReconnectSection(
+        enabled=r.boolean("enabled", True),
+        initial_delay_s=r.number("initial_delay_s", 1.0, low=0.1, high=3600.0),
+        max_delay_s=r.number("max_delay_s", 60.0, low=0.1, high=86_400.0),
+        multiplier=r.number("multiplier", 2.0, low=1.0, high=10.0),
+        # below 1, so a jittered delay is never zero
+        jitter=r.number("jitter", 0.2, low=0.0, high=0.9),
+        stable_after_s=r.number("stable_after_s", 30.0, low=0.0, high=86_400.0),
+    )
+    r.finish()
+    if section.max_delay_s < section.initial_delay_s:
+        raise ConfigError(
+            f"[reconnect] max_delay_s: expected at least initial_delay_s ({section.initial_delay_s:g}), "
+            f"got {section.max_delay_s:g}"
+        )
+    return section
 
 
 def load_config(path: Path | str, overrides: Mapping[str, Any] | None = None) -> GatewayConfig:

@@ -33,6 +33,7 @@ import quickfix as fix
 from gateway.domain.errors import MessageError
 from gateway.domain.fix_values import BusinessRejectReason, MsgType
 from gateway.fix import codec
+from gateway.fix.reconnect import copy_session_id
 from gateway.oms.order_manager import OrderManager
 
 log = logging.getLogger("fixgw.fix")
@@ -154,10 +155,14 @@ class GatewayApplication(fix.Application):
 
     # --- QuickFIX callbacks ----------------------------------------------------------------------
 
+    # told of every logon and logout (gateway.fix.reconnect.ReconnectDriver); set by app.py
+    session_observer: Any = None
+
     def onCreate(self, session_id: Any) -> None:
         try:
             key = session_id.toString()
-            self._sessions.setdefault(key, _SessionState()).session_id = session_id
+            # a SessionID of our own: the one passed in belongs to the engine (dependency notes)
+            self._sessions.setdefault(key, _SessionState()).session_id = copy_session_id(session_id)
             log.info("session created %s", key)
         except Exception:
             log.exception("onCreate failed")
@@ -165,8 +170,11 @@ class GatewayApplication(fix.Application):
     def onLogon(self, session_id: Any) -> None:
         try:
             key = session_id.toString()
+            if self.session_observer is not None:
+                self.session_observer.on_logon(key)
             state = self._sessions.setdefault(key, _SessionState())
-            state.session_id = session_id
+            if state.session_id is None:
+                state.session_id = copy_session_id(session_id)
             state.logged_on = True
             state.logons += 1
             log.info("logon %s (logon #%d)", key, state.logons)
@@ -189,6 +197,9 @@ class GatewayApplication(fix.Application):
             was_on = state.logged_on
             state.logged_on = False
             log.info("logout %s%s", key, "" if was_on else " (was not logged on)")
+            if self.session_observer is not None:
+                # usually already told by the engine's "Disconnecting" event; idempotent
+                self.session_observer.on_connection_ended(key)
             role = self._roles.get(key)
             if was_on and role is not None and role.market_data:
                 self._sink.on_session_down(key)
