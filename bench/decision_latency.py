@@ -210,9 +210,9 @@ def _tracer(path: Path) -> Any:
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
-    from gateway.telemetry import JsonLinesSpanExporter
+    from gateway.telemetry import JsonLinesSpanExporter, PresetIdGenerator
 
-    provider = TracerProvider()
+    provider = TracerProvider(id_generator=PresetIdGenerator())  # as the gateway's (telemetry.py)
     provider.add_span_processor(BatchSpanProcessor(JsonLinesSpanExporter(path)))
     return provider.get_tracer("fixgw.decision")
 

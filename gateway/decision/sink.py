@@ -29,6 +29,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from opentelemetry import context as otel_context
+from opentelemetry import trace
 
 from gateway.decision import fallback
 from gateway.decision.config import DecisionConfig
@@ -56,10 +58,12 @@ from gateway.marketdata.events import (
 )
 from gateway.marketdata.ticklog import TickLogWriter
 from gateway.risk.checks import RiskLimits, check_order
+from gateway.telemetry import preset_ids_of
 
 log = logging.getLogger("fixgw.decision")
 
 _NO_TIMINGS = (0, 0, 0, 0, 0, 0)
+_SAMPLED = trace.TraceFlags(trace.TraceFlags.SAMPLED | trace.TraceFlags.RANDOM_TRACE_ID)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -400,8 +404,19 @@ class DecisionSink:
     ) -> None:
         """header: (MsgType(35), MsgSeqNum(34), SendingTime(52) ns) of the message decided on."""
         tracer = self._tracer
-        root = tracer.start_span("fixgw.decision", start_time=time.time_ns()) if tracer is not None else None
-        wall_start = time.time_ns() if root is not None else 0
+        root = None
+        # (trace id, decision span id, send span id) when the tracer lets the recorder thread
+        # start this decision's spans later with ids picked now (see PresetIdGenerator)
+        span_ids: tuple[int, int, int] | None = None
+        wall_start = 0
+        if tracer is not None:
+            preset_ids = preset_ids_of(tracer)
+            # the wall-clock time of t_start: spans are placed by their perf-counter offsets
+            wall_start = time.time_ns() - (time.perf_counter_ns() - t_start)
+            if preset_ids is not None:
+                span_ids = (preset_ids.new_trace_id(), preset_ids.new_span_id(), preset_ids.new_span_id())
+            else:
+                root = tracer.start_span("fixgw.decision", start_time=wall_start)
         t_book = time.perf_counter_ns()
         books = self._market.books
         instruments = self._instruments
@@ -519,9 +534,20 @@ class DecisionSink:
 
         t_risk = time.perf_counter_ns()
         send_span = None
-        if root is not None:
-            from opentelemetry import trace
-
+        if span_ids is not None:
+            # A bare context naming the send span that the recorder thread will start with
+            # this id: the order manager's order spans take it as their parent.
+            send_context = trace.set_span_in_context(
+                trace.NonRecordingSpan(
+                    trace.SpanContext(span_ids[0], span_ids[2], is_remote=False, trace_flags=_SAMPLED)
+                )
+            )
+            token = otel_context.attach(send_context)
+            try:
+                orders_sent = self._execute(kept, targets, positions, first_no, recv_ns)
+            finally:
+                otel_context.detach(token)
+        elif root is not None:
             root_context = trace.set_span_in_context(root)
             send_span = tracer.start_span("fixgw.decision.send", context=root_context)  # type: ignore[union-attr]
             with trace.use_span(send_span, end_on_exit=True):
@@ -565,26 +591,56 @@ class DecisionSink:
         self.last_timings = timings
         if self._timing_hook is not None:
             self._timing_hook(timings)
-        if root is not None:
-            # The stage spans and the root's attributes are written by the recorder thread
-            # (one span start costs 30-50 us here: about 250 us per decision on the callback);
-            # the root's end time is taken now, so the exported spans are the same.
+        if root is not None or span_ids is not None:
+            # The stage spans and the root's attributes (and, with preset ids, the root and send
+            # spans themselves) are written by the recorder thread: one span start costs 30-50 us
+            # here. The root's end time is taken now, so the exported spans are the same.
             self._span_jobs.append(
-                (root, wall_start, timings, kept, orders_sent, reasons, first_no, time.time_ns())
+                (root, span_ids, wall_start, timings, kept, orders_sent, reasons, first_no, time.time_ns())
             )
 
     def _write_spans(self) -> None:
         """Write the stage spans of the decisions queued by the callback (recorder thread)."""
         jobs = self._span_jobs
         while jobs:
-            root, wall_start, timings, symbols, orders_sent, reasons, first_no, end_ns = jobs.popleft()
+            root, span_ids, wall_start, timings, symbols, orders_sent, reasons, first_no, end_ns = (
+                jobs.popleft()
+            )
             try:
                 decision_ids = [f"{self.run_id}-{first_no + i}" for i in range(len(symbols))]
+                if root is None:
+                    root = self._start_preset_spans(span_ids, wall_start, timings, orders_sent)
                 self._emit_stage_spans(
                     root, wall_start, timings, symbols, orders_sent, reasons, decision_ids, end_ns
                 )
             except Exception:
                 log.exception("decision spans could not be written; the decision itself is recorded")
+
+    def _start_preset_spans(
+        self,
+        span_ids: tuple[int, int, int],
+        wall_start: int,
+        timings: tuple[int, int, int, int, int, int],
+        orders_sent: list[str],
+    ) -> Any:
+        """Start the decision span and write its send span with the ids the callback picked
+        (recorder thread). Returns the decision span, still open."""
+        tracer = self._tracer
+        preset_ids = preset_ids_of(tracer)
+        assert tracer is not None and preset_ids is not None
+        trace_id, root_id, send_id = span_ids
+        preset_ids.preset(trace_id=trace_id, span_id=root_id)
+        root = tracer.start_span("fixgw.decision", context=otel_context.Context(), start_time=wall_start)
+        t_start = timings[0]
+        preset_ids.preset(trace_id=trace_id, span_id=send_id)
+        send = tracer.start_span(
+            "fixgw.decision.send",
+            context=trace.set_span_in_context(root),
+            start_time=wall_start + (timings[4] - t_start),
+            attributes={"fix.cl_ord_ids": orders_sent},
+        )
+        send.end(end_time=wall_start + (timings[5] - t_start))
+        return root
 
     def _emit_stage_spans(
         self,
@@ -597,8 +653,6 @@ class DecisionSink:
         decision_ids: list[str],
         end_ns: int,
     ) -> None:
-        from opentelemetry import trace
-
         tracer = self._tracer
         assert tracer is not None
         context = trace.set_span_in_context(root)
@@ -871,8 +925,6 @@ def _tracer() -> Any:
         get = getattr(telemetry, "get_tracer", None)
         if callable(get):
             return get("fixgw.decision")
-    from opentelemetry import trace
-
     return trace.get_tracer("fixgw.decision")
 
 
