@@ -1,0 +1,162 @@
+"""Reconnect backoff over loopback: a venue that drops every connection sees attempts spaced
+further and further apart up to the cap; the real simulator on that port is then logged on to and
+traded with; after a stable logon, a SIGKILLed and restarted venue is retried from the initial
+delay again. Timings are checked loosely (QuickFIX polls once a second, the machine is shared);
+the delays themselves are checked exactly in the gateway's log, where each decision is written."""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import re
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from gateway.app import Gateway, configure_logging
+from tests.integration.gateway.harness import load, oms_of, wait_until, write_gateway_toml
+from tests.support.sim_process import free_port, start_simulator
+
+ORDERS = "FIX.4.4:FIXGW->FIXSIM"
+DECISION = re.compile(
+    r"(?P<key>FIX\.4\.4:\S+): disconnected \((?P<how>[^)]*)\)(?P<reset>; stable logon, backoff reset)?: "
+    r"reconnect attempt #(?P<attempt>\d+) in (?P<delay>[\d.]+)s \(backoff (?P<backoff>[\d.]+)s"
+)
+
+
+class DroppingVenue:
+    """Accepts each connection, reads the Logon(35=A) to learn which session it is, and closes
+    the connection: a venue refusing logons the rude way. Records when each session came."""
+
+    def __init__(self) -> None:
+        self._server = socket.socket()
+        self._server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._server.bind(("127.0.0.1", 0))
+        self._server.listen(16)
+        self.port: int = self._server.getsockname()[1]
+        self.arrivals: dict[str, list[float]] = {}
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                connection, _ = self._server.accept()
+            except OSError:
+                return  # closed
+            arrived = time.monotonic()
+            with connection:
+                connection.settimeout(2.0)
+                data = b""
+                with contextlib.suppress(OSError):
+                    while b"\x0110=" not in data:
+                        chunk = connection.recv(4096)
+                        if not chunk:
+                            break
+                        data += chunk
+            sender = re.search(rb"\x0149=([^\x01]+)\x01", data)
+            with self._lock:
+                self.arrivals.setdefault(sender.group(1).decode() if sender else "?", []).append(arrived)
+
+    def times(self, sender: str) -> list[float]:
+        with self._lock:
+            return list(self.arrivals.get(sender, []))
+
+    def close(self) -> None:
+        self._server.close()
+        self._thread.join(timeout=5)
+
+
+def decisions(log_path: Path, key: str = ORDERS) -> list[re.Match[str]]:
+    text = log_path.read_text(encoding="utf-8") if log_path.exists() else ""
+    return [m for m in DECISION.finditer(text) if m.group("key") == key]
+
+
+@contextlib.contextmanager
+def gateway_on(directory: Path, port: int, reconnect: str, *, strategy: bool) -> Iterator[Gateway]:
+    toml = write_gateway_toml(directory, port, strategy=strategy, extra="\n[reconnect]\n" + reconnect)
+    config = load(toml, port)
+    configure_logging(config.gateway.state_dir, to_stderr=False)
+    gateway = Gateway(config)
+    try:
+        gateway.start()
+        yield gateway
+    finally:
+        gateway.stop()
+
+
+def test_attempts_back_off_to_the_cap_then_the_simulator_on_that_port_is_logged_on_and_traded(tmp_path):
+    venue = DroppingVenue()
+    port = venue.port
+    reconnect = (
+        "initial_delay_s = 1.0\nmultiplier = 3.0\nmax_delay_s = 3.0\njitter = 0.0\nstable_after_s = 2.0\n"
+    )
+    sim = None
+    try:
+        with gateway_on(tmp_path / "gw", port, reconnect, strategy=True) as gateway:
+            log_path = gateway.state_dir / "gateway.log"
+            wait_until(lambda: len(venue.times("FIXGW")) >= 4, 25, "four connection attempts")
+            venue.close()
+            arrivals = venue.times("FIXGW")
+            gaps = [later - earlier for earlier, later in itertools.pairwise(arrivals)]
+
+            # QuickFIX alone would retry every ReconnectInterval (1 s); with backoff the delays
+            # are 1, 3, 3 s, each landing on QuickFIX's next 1 s poll
+            assert min(gaps) > 0.8, gaps
+            assert gaps[1] > gaps[0] + 0.5, f"no growth: {gaps}"
+            assert max(gaps) < 3.0 + 2.0, f"not capped: {gaps}"
+            assert [float(d.group("backoff")) for d in decisions(log_path)[:3]] == [1.0, 3.0, 3.0]
+            assert [int(d.group("attempt")) for d in decisions(log_path)[:3]] == [1, 2, 3]
+            assert all(d.group("how") == "never logged on" for d in decisions(log_path))
+
+            sim = start_simulator(tmp_path, port=port)
+            assert gateway.wait_logged_on(15), gateway.status_line()
+            wait_until(lambda: oms_of(gateway).counters["fills"] > 0, 15, "a fill from the simulator")
+            assert "FIXGW->FIXSIM=up" in gateway.status_line()
+        assert sim.control.fills("FIXGW")
+    finally:
+        venue.close()
+        if sim is not None:
+            sim.stop()
+
+
+def test_after_a_stable_logon_a_killed_venue_is_retried_from_the_initial_delay(tmp_path):
+    port = free_port()  # nothing listens there yet: connections are refused
+    reconnect = (
+        "initial_delay_s = 1.0\nmultiplier = 2.0\nmax_delay_s = 8.0\njitter = 0.0\nstable_after_s = 1.5\n"
+    )
+    sims = []
+    try:
+        with gateway_on(tmp_path / "gw", port, reconnect, strategy=False) as gateway:
+            log_path = gateway.state_dir / "gateway.log"
+            wait_until(lambda: len(decisions(log_path)) >= 3, 20, "three refused attempts")
+            assert [float(d.group("backoff")) for d in decisions(log_path)] == [1.0, 2.0, 4.0]
+            state = gateway.reconnect.state(ORDERS)
+            assert state is not None and state.reconnect == 3
+
+            sim_state = tmp_path / "sim-state"
+            sims.append(start_simulator(tmp_path, port=port, state_dir=sim_state))
+            assert gateway.wait_logged_on(15), gateway.status_line()
+            time.sleep(2.0)  # longer than stable_after_s
+            before_kill = len(decisions(log_path))
+
+            sims[0].kill()
+            wait_until(lambda: len(decisions(log_path)) > before_kill, 10, "the decision after the kill")
+            after_kill = decisions(log_path)[before_kill]
+            assert after_kill.group("reset"), after_kill.group(0)
+            assert after_kill.group("how").startswith("logged on for")
+            assert int(after_kill.group("attempt")) == 1
+            assert float(after_kill.group("backoff")) == 1.0
+
+            assert not gateway.application.logged_on()[ORDERS]
+
+            sims.append(start_simulator(tmp_path, port=port, state_dir=sim_state))
+            assert gateway.wait_logged_on(15), gateway.status_line()
+            assert "FIXGW->FIXSIM=up" in gateway.status_line()
+    finally:
+        for sim in sims:
+            if sim.alive():
+                sim.stop()
