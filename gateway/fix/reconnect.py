@@ -68,9 +68,10 @@ def backoff_delay_s(policy: ReconnectSection, reconnect: int) -> float:
     before jitter: initial_delay_s * multiplier**(reconnect - 1), capped at max_delay_s."""
     if reconnect < 1:
         raise ValueError(f"reconnect counts from 1, got {reconnect}")
-    # in log space and bounded, so a session down for days cannot overflow a float
-    exponent = min((reconnect - 1) * math.log(policy.multiplier), 700.0)
-    return min(policy.max_delay_s, policy.initial_delay_s * math.exp(exponent))
+    # compared in log space first, so a session down for days cannot overflow a float
+    if (reconnect - 1) * math.log(policy.multiplier) >= math.log(policy.max_delay_s / policy.initial_delay_s):
+        return policy.max_delay_s
+    return min(policy.max_delay_s, policy.initial_delay_s * policy.multiplier ** (reconnect - 1))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -134,6 +135,10 @@ class SessionSwitch(Protocol):
 
     def disable(self, key: str, reason: str) -> bool: ...
 
+    def in_schedule(self, key: str) -> bool | None:
+        """Whether the session's StartTime/EndTime allow a connection now (None: unknown)."""
+        ...
+
 
 class QuickFixSessionSwitch:
     """`Session::logon()` / `Session::logout(reason)` on the session registered under the key.
@@ -153,6 +158,12 @@ class QuickFixSessionSwitch:
             return False
         session.logout(reason)
         return True
+
+    def in_schedule(self, key: str) -> bool | None:
+        session = fix.Session.lookupSession(session_id_from_key(key))
+        if session is None:
+            return None
+        return bool(session.isSessionTime(fix.UtcTimeStamp()))
 
 
 class Phase(enum.Enum):
@@ -271,9 +282,9 @@ class ReconnectDriver:
                     tracked.phase = Phase.LOGGED_ON
                 reconnect = tracked.backoff.reconnects
             log.info(
-                "%s: logged on (reconnect attempt #%d); the backoff resets once the logon has lasted %gs",
+                "%s: logged on at %s; the backoff resets once the logon has lasted %gs",
                 key,
-                reconnect,
+                f"reconnect attempt #{reconnect}" if reconnect else "the first attempt",
                 self.policy.stable_after_s,
             )
         except Exception:
@@ -400,13 +411,20 @@ class ReconnectDriver:
             )
 
     def describe(self, key: str) -> str:
-        """For the status line: "up", "connecting #3", "retry #4 in 7.5s", "stopped"."""
+        """For the status line: "up", "connecting #3", "retry #4 in 7.5s", "outside schedule",
+        "stopped"."""
         state = self.state(key)
         if state is None:
             return "?"
         if state.phase is Phase.WAITING and state.due_in_s is not None:
             return f"retry #{state.reconnect} in {state.due_in_s:.1f}s"
         if state.phase in (Phase.CONNECTING, Phase.ENABLING, Phase.DISABLING):
+            try:
+                in_schedule = self._switch.in_schedule(key)
+            except Exception:
+                in_schedule = None
+            if in_schedule is False:
+                return "outside schedule"  # QuickFIX connects when StartTime comes
             return f"connecting #{state.reconnect}" if state.reconnect else "connecting"
         return state.phase.value
 

@@ -7,6 +7,7 @@ the delays themselves are checked exactly in the gateway's log, where each decis
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import itertools
 import re
 import socket
@@ -16,7 +17,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from gateway.app import Gateway, configure_logging
-from tests.integration.gateway.harness import load, oms_of, wait_until, write_gateway_toml
+from tests.integration.gateway.harness import (
+    REPO_ROOT,
+    SIM_SESSIONS_CFG,
+    load,
+    oms_of,
+    wait_until,
+    write_gateway_toml,
+)
 from tests.support.sim_process import free_port, start_simulator
 
 ORDERS = "FIX.4.4:FIXGW->FIXSIM"
@@ -76,8 +84,12 @@ def decisions(log_path: Path, key: str = ORDERS) -> list[re.Match[str]]:
 
 
 @contextlib.contextmanager
-def gateway_on(directory: Path, port: int, reconnect: str, *, strategy: bool) -> Iterator[Gateway]:
+def gateway_on(
+    directory: Path, port: int, reconnect: str, *, strategy: bool, sessions_cfg: Path | None = None
+) -> Iterator[Gateway]:
     toml = write_gateway_toml(directory, port, strategy=strategy, extra="\n[reconnect]\n" + reconnect)
+    if sessions_cfg is not None:
+        toml.write_text(toml.read_text().replace(str(SIM_SESSIONS_CFG), str(sessions_cfg)))
     config = load(toml, port)
     configure_logging(config.gateway.state_dir, to_stderr=False)
     gateway = Gateway(config)
@@ -160,3 +172,42 @@ def test_after_a_stable_logon_a_killed_venue_is_retried_from_the_initial_delay(t
         for sim in sims:
             if sim.alive():
                 sim.stop()
+
+
+def sessions_cfg_open_until(path: Path, end: dt.datetime) -> Path:
+    """The simulator sessions file with a schedule that opened a minute ago and ends at `end`."""
+    start = end - dt.timedelta(minutes=1)
+    text = SIM_SESSIONS_CFG.read_text()
+    text = text.replace("StartTime=00:00:00", f"StartTime={start:%H:%M:%S}")
+    text = text.replace("EndTime=00:00:00", f"EndTime={end:%H:%M:%S}")
+    text = text.replace(
+        "DataDictionary=fix_specs/FIX44.xml", f"DataDictionary={REPO_ROOT / 'fix_specs/FIX44.xml'}"
+    )
+    path.write_text(text)
+    return path
+
+
+def test_the_session_schedule_still_rules_a_session_enabled_after_its_end_time_stays_down(tmp_path):
+    sim = start_simulator(tmp_path)
+    reconnect = "initial_delay_s = 1.0\nmax_delay_s = 2.0\njitter = 0.0\nstable_after_s = 30.0\n"
+    end = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(seconds=5)
+    cfg = sessions_cfg_open_until(tmp_path / "scheduled.cfg", end)
+    try:
+        with gateway_on(tmp_path / "gw", sim.port, reconnect, strategy=False, sessions_cfg=cfg) as gateway:
+            log_path = gateway.state_dir / "gateway.log"
+            assert gateway.wait_logged_on(10), gateway.status_line()
+
+            # at EndTime QuickFIX logs out; the backoff then enables the session again ...
+            wait_until(lambda: decisions(log_path), 15, "the logout at EndTime")
+            wait_until(
+                lambda: "FIXGW->FIXSIM: reconnect attempt #1 due" in log_path.read_text(), 10, "the re-enable"
+            )
+            connects = log_path.read_text().count("FIXGW->FIXSIM Connecting to")
+            time.sleep(2.5)  # more than two QuickFIX polls
+
+            # ... but QuickFIX does not connect outside the schedule, and the status says why
+            assert log_path.read_text().count("FIXGW->FIXSIM Connecting to") == connects
+            assert "FIXGW->FIXSIM=down(outside schedule)" in gateway.status_line()
+            assert not gateway.application.logged_on()[ORDERS]
+    finally:
+        sim.stop()

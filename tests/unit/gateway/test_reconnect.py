@@ -48,6 +48,7 @@ class FakeClock:
 class RecordingSwitch:
     calls: list[tuple[str, str]] = field(default_factory=list)
     known: bool = True
+    schedule_open: bool | None = True
 
     def enable(self, key: str) -> bool:
         self.calls.append(("enable", key))
@@ -57,6 +58,9 @@ class RecordingSwitch:
         self.calls.append(("disable", key))
         assert reason == BACKOFF_LOGOUT_REASON
         return self.known
+
+    def in_schedule(self, key: str) -> bool | None:
+        return self.schedule_open
 
 
 def fail(backoff: SessionBackoff, times: int) -> list[float]:
@@ -269,6 +273,21 @@ def test_after_stop_nothing_enables_a_session_and_a_disconnect_still_holds_it_ba
     assert driver.describe(MARKET_DATA) == "stopped"
 
 
+def test_an_enabled_session_outside_its_schedule_says_so():
+    driver, switch, clock = make_driver()
+    driver.on_connecting(ORDERS)
+    driver.on_connection_ended(ORDERS)
+    clock.advance(1)
+    driver.enable_due()
+
+    switch.schedule_open = False
+    outside = driver.describe(ORDERS)
+    switch.schedule_open = None
+    unknown = driver.describe(ORDERS)
+
+    assert (outside, unknown) == ("outside schedule", "connecting #1")
+
+
 def test_unknown_sessions_and_a_vanished_session_are_harmless():
     driver, switch, clock = make_driver()
     switch.known = False
@@ -291,6 +310,9 @@ def test_a_failing_switch_never_raises_into_the_engine():
         def disable(self, key: str, reason: str) -> bool:
             raise RuntimeError("boom")
 
+        def in_schedule(self, key: str) -> bool | None:
+            raise RuntimeError("boom")
+
     clock = FakeClock()
     driver = ReconnectDriver(NO_JITTER, [ORDERS], switch=BrokenSwitch(), clock=clock, draw=lambda: 0.0)
 
@@ -298,6 +320,8 @@ def test_a_failing_switch_never_raises_into_the_engine():
     driver.on_connection_ended(ORDERS)  # logged, not raised
     clock.advance(60)
     driver.enable_due()
+
+    assert driver.describe(ORDERS) == "connecting #1"
 
 
 def test_the_timer_thread_enables_a_due_session_and_stops():
