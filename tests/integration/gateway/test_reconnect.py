@@ -138,14 +138,14 @@ def test_attempts_back_off_to_the_cap_then_the_simulator_on_that_port_is_logged_
 def test_after_a_stable_logon_a_killed_venue_is_retried_from_the_initial_delay(tmp_path):
     port = free_port()  # nothing listens there yet: connections are refused
     reconnect = (
-        "initial_delay_s = 1.0\nmultiplier = 2.0\nmax_delay_s = 8.0\njitter = 0.0\nstable_after_s = 1.5\n"
+        "initial_delay_s = 1.0\nmultiplier = 2.0\nmax_delay_s = 2.0\njitter = 0.0\nstable_after_s = 1.5\n"
     )
     sims = []
     try:
         with gateway_on(tmp_path / "gw", port, reconnect, strategy=False) as gateway:
             log_path = gateway.state_dir / "gateway.log"
             wait_until(lambda: len(decisions(log_path)) >= 3, 20, "three refused attempts")
-            assert [float(d.group("backoff")) for d in decisions(log_path)] == [1.0, 2.0, 4.0]
+            assert [float(d.group("backoff")) for d in decisions(log_path)] == [1.0, 2.0, 2.0]
             state = gateway.reconnect.state(ORDERS)
             assert state is not None and state.reconnect == 3
 
