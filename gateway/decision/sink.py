@@ -63,6 +63,18 @@ from gateway.telemetry import preset_ids_of
 log = logging.getLogger("fixgw.decision")
 
 _NO_TIMINGS = (0, 0, 0, 0, 0, 0)
+# Tick-log records packed per frame by the recorder thread (about 150-300 us of Python) before
+# it lets the FIX callback thread take the GIL.
+TICKLOG_FRAME_RECORDS = 96
+# A real sleep, not sleep(0): after sleep(0) the recorder takes the GIL back before the waiting
+# callback thread has woken up; sleeping leaves the GIL to it for that long.
+RECORDER_PAUSE_S = 20e-6
+
+
+def _let_the_callback_in() -> None:
+    time.sleep(RECORDER_PAUSE_S)
+
+
 _SAMPLED = trace.TraceFlags(trace.TraceFlags.SAMPLED | trace.TraceFlags.RANDOM_TRACE_ID)
 
 
@@ -260,8 +272,15 @@ class DecisionSink:
     def _flush(self) -> None:
         if self._span_jobs:
             self._write_spans()
-        if self._ticklog is not None:
-            self._ticklog.flush()
+        ticklog = self._ticklog
+        if ticklog is not None:
+            # Frames of a bounded size with a pause between them: packing a whole flush
+            # interval's records at once held the GIL for milliseconds, and the FIX callback
+            # thread, wanting it back, waited up to the interpreter's 5 ms switch interval.
+            ticklog.flush(max_records=TICKLOG_FRAME_RECORDS)
+            while ticklog.has_pending:
+                _let_the_callback_in()
+                ticklog.flush(max_records=TICKLOG_FRAME_RECORDS)
         self._store.flush()
 
     def _background(self) -> None:
@@ -615,6 +634,8 @@ class DecisionSink:
                 )
             except Exception:
                 log.exception("decision spans could not be written; the decision itself is recorded")
+            if jobs:
+                _let_the_callback_in()  # one decision's spans hold the GIL for 100-300 us
 
     def _start_preset_spans(
         self,

@@ -99,12 +99,20 @@ class TickLogWriter:
     def session_down(self, recv_ns: int) -> None:
         self._pending.append((KIND_SESSION_DOWN, recv_ns))
 
-    def flush(self) -> int:
-        """Pack, compress and write what is pending (recorder thread). Returns records written."""
+    @property
+    def has_pending(self) -> bool:
+        return bool(self._pending)
+
+    def flush(self, max_records: int = 0) -> int:
+        """Pack, compress and write what is pending (recorder thread), as one frame; with
+        `max_records`, at most that many records (the caller lets the FIX callback thread take
+        the GIL between two frames). Returns records written."""
         chunks: list[bytes] = []
         pending = self._pending
         header = _RECORD_HEADER.pack
-        while pending:
+        budget = max_records if max_records > 0 else -1
+        while pending and budget != 0:
+            budget -= 1
             record = pending.popleft()
             kind = record[0]
             if kind == KIND_MESSAGE:
