@@ -25,6 +25,7 @@ from tests.integration.gateway.harness import (
     wait_until,
     write_gateway_toml,
 )
+from tests.support.raw_fix import frame, sending_time
 from tests.support.sim_process import free_port, start_simulator
 
 ORDERS = "FIX.4.4:FIXGW->FIXSIM"
@@ -36,9 +37,13 @@ DECISION = re.compile(
 
 class DroppingVenue:
     """Accepts each connection, reads the Logon(35=A) to learn which session it is, and closes
-    the connection: a venue refusing logons the rude way. Records when each session came."""
+    the connection: a venue refusing logons the rude way. Records when each session came.
+    With `answer_logon`, it first answers the Logon (the session logs on) and then hangs up, as
+    a broker that accepts a logon and then throws the session out."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, answer_logon: bool = False) -> None:
+        self._answer_logon = answer_logon
+        self._next_seq: dict[str, int] = {}
         self._server = socket.socket()
         self._server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._server.bind(("127.0.0.1", 0))
@@ -65,17 +70,32 @@ class DroppingVenue:
                         if not chunk:
                             break
                         data += chunk
-            sender = re.search(rb"\x0149=([^\x01]+)\x01", data)
+                sender_match = re.search(rb"\x0149=([^\x01]+)\x01", data)
+                sender = sender_match.group(1).decode() if sender_match else "?"
+                if self._answer_logon and sender_match:
+                    with contextlib.suppress(OSError):
+                        connection.sendall(self._logon_answer(sender))
+                        time.sleep(0.05)  # let QuickFIX read the answer before the hang-up
             with self._lock:
-                self.arrivals.setdefault(sender.group(1).decode() if sender else "?", []).append(arrived)
+                self.arrivals.setdefault(sender, []).append(arrived)
+
+    def _logon_answer(self, sender: str) -> bytes:
+        seq = self._next_seq.get(sender, 1)
+        self._next_seq[sender] = seq + 1
+        fields = [(35, "A"), (34, str(seq)), (49, "FIXSIM"), (52, sending_time()), (56, sender)]
+        return frame([*fields, (98, "0"), (108, "10")])
 
     def times(self, sender: str) -> list[float]:
         with self._lock:
             return list(self.arrivals.get(sender, []))
 
     def close(self) -> None:
+        # shutdown wakes the blocked accept(); close alone would leave it waiting
+        with contextlib.suppress(OSError):
+            self._server.shutdown(socket.SHUT_RDWR)
         self._server.close()
         self._thread.join(timeout=5)
+        assert not self._thread.is_alive(), "the venue's accept loop did not end"
 
 
 def decisions(log_path: Path, key: str = ORDERS) -> list[re.Match[str]]:
@@ -133,6 +153,25 @@ def test_attempts_back_off_to_the_cap_then_the_simulator_on_that_port_is_logged_
         venue.close()
         if sim is not None:
             sim.stop()
+
+
+def test_a_venue_that_accepts_the_logon_and_hangs_up_at_once_keeps_the_delays_growing(tmp_path):
+    venue = DroppingVenue(answer_logon=True)
+    reconnect = (
+        "initial_delay_s = 1.0\nmultiplier = 2.0\nmax_delay_s = 2.0\njitter = 0.0\nstable_after_s = 30.0\n"
+    )
+    try:
+        with gateway_on(tmp_path / "gw", venue.port, reconnect, strategy=False) as gateway:
+            log_path = gateway.state_dir / "gateway.log"
+            wait_until(lambda: len(decisions(log_path)) >= 3, 20, "three short logons")
+
+            short = decisions(log_path)[:3]
+            assert all(d.group("how").startswith("logged on for") for d in short), [d.group(0) for d in short]
+            assert not any(d.group("reset") for d in short)
+            assert [float(d.group("backoff")) for d in short] == [1.0, 2.0, 2.0]
+            assert "logon FIX.4.4:FIXGW->FIXSIM (logon #3)" in log_path.read_text()
+    finally:
+        venue.close()
 
 
 def test_after_a_stable_logon_a_killed_venue_is_retried_from_the_initial_delay(tmp_path):
