@@ -16,7 +16,24 @@ from gateway.ledger.store import Ledger, open_ledger
 from gateway.oms.order_manager import OrderManager, Route
 
 SESSION = "FIX.4.4:FIXGW->FIXSIM"
+SESSIONS_DIR = Path(__file__).resolve().parents[3] / "sessions"
 T = TypeVar("T")
+
+# The smallest gateway TOML that loads: one venue, one routed symbol.
+MINIMAL_GATEWAY_TOML = """
+[gateway]
+sessions_cfg = "gateway-sim.cfg"
+[venues.SIM]
+order_session = "FIX.4.4:FIXGW->FIXSIM"
+[routing]
+ACME = "SIM"
+"""
+
+
+def write_gateway_toml(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "gw.toml"
+    path.write_text(text)
+    return path
 
 
 def limit_order(key: str, *, qty: int = 3, created_ns: int = 5) -> Order:

@@ -9,23 +9,9 @@ import pytest
 
 from gateway.config import load_config
 from gateway.domain.errors import ConfigError
-
-SESSIONS = Path(__file__).resolve().parents[3] / "sessions"
-
-MINIMAL = """
-[gateway]
-sessions_cfg = "gateway-sim.cfg"
-[venues.SIM]
-order_session = "FIX.4.4:FIXGW->FIXSIM"
-[routing]
-ACME = "SIM"
-"""
-
-
-def write(tmp_path: Path, text: str) -> Path:
-    path = tmp_path / "gw.toml"
-    path.write_text(text)
-    return path
+from tests.unit.gateway.factories import MINIMAL_GATEWAY_TOML as MINIMAL
+from tests.unit.gateway.factories import SESSIONS_DIR as SESSIONS
+from tests.unit.gateway.factories import write_gateway_toml as write
 
 
 @pytest.mark.parametrize("name", ["gateway-sim.toml", "broker-template.toml"])
