@@ -221,6 +221,8 @@ def test_the_live_session_replays_to_the_same_features_bit_for_bit(live, capsys)
     from gateway.features import cli as features_cli
 
     gateway = live["gateway"]
+    # Enough decisions to compare, however slowly a loaded machine ran the tests before this one.
+    wait_until(lambda: _query(gateway, "SELECT count(*) FROM decisions")[0][0] > 150, 20, "150 decisions")
     gateway.sink.flush()
 
     status = features_cli.main(["build", "--state-dir", str(gateway.state_dir / "decision"),
