@@ -20,51 +20,14 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
 
+from gateway.domain.fix_values import ExecType, OrdStatus, OrdType, Side, TimeInForce
 from simulator.book import BookSide, OrderBook
 from simulator.instruments import Instrument
 from simulator.matching import Match, executable_qty, match
 
 # ---------------------------------------------------------------------------------------------
-# FIX values
-
-
-class Side(StrEnum):
-    BUY = "1"
-    SELL = "2"
-    SELL_SHORT = "5"
-
-
-class OrdType(StrEnum):
-    MARKET = "1"
-    LIMIT = "2"
-
-
-class TimeInForce(StrEnum):
-    DAY = "0"
-    GTC = "1"
-    IOC = "3"
-    FOK = "4"
-
-
-class OrdStatus(StrEnum):
-    NEW = "0"
-    PARTIALLY_FILLED = "1"
-    FILLED = "2"
-    CANCELED = "4"
-    REJECTED = "8"
-    EXPIRED = "C"
-
-
-class ExecType(StrEnum):
-    NEW = "0"
-    CANCELED = "4"
-    REPLACED = "5"
-    REJECTED = "8"
-    EXPIRED = "C"
-    TRADE = "F"
-    TRADE_CORRECT = "G"
-    TRADE_CANCEL = "H"
-    ORDER_STATUS = "I"
+# FIX values: the order-entry enumerations are the gateway's (one definition for both ends of
+# the wire); these are the venue's own reject and request codes.
 
 
 _SIDES = frozenset(side.value for side in Side)
