@@ -12,6 +12,7 @@ session schedule (`[reconnect]`, gateway/fix/reconnect.py), prints a status line
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import logging
 import signal
@@ -163,6 +164,13 @@ class Gateway:
         )
         if self.reconnect is not None:
             self.reconnect.start()
+        # Everything loaded so far (numba, onnxruntime, quickfix, the model, the ledger's state)
+        # lives as long as the process: moved out of the collector's reach, a full collection
+        # during trading scans only what trading allocates. A full collection over the gateway's
+        # imported modules alone took about 60 ms here, on whichever callback set it off; after
+        # gc.freeze() the same collection takes microseconds.
+        gc.collect()
+        gc.freeze()
         self._initiator.start()
 
     def _check_polling_step(self, settings: Any) -> None:
@@ -276,6 +284,9 @@ class Gateway:
             self.telemetry.shutdown()
         if self.ledger is not None:
             self.ledger.close()
+        # back within the collector's reach: a process that starts another gateway (the tests,
+        # the demo's restarts) must be able to free this one's cycles
+        gc.unfreeze()
         log.info("stopped run %d", self.run_id)
 
     def status_line(self) -> str:
