@@ -41,6 +41,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="market timer period in ms (overrides SimMarketDataIntervalMs; default 100)",
     )
     parser.add_argument(
+        "--logon-timeout",
+        type=float,
+        metavar="S",
+        help="close a connection that has not logged on S seconds after it opened; 0: never "
+        "(overrides SimLogonTimeoutS; default 10)",
+    )
+    parser.add_argument(
         "--fault",
         action="append",
         default=[],
@@ -80,6 +87,7 @@ def main(argv: list[str]) -> int:
             control_port=args.control_port,
             faults=faults,
             md_interval_ms=args.md_interval_ms,
+            logon_timeout_s=args.logon_timeout,
         )
     except (FaultError, SettingsError) as exc:
         print(f"fixgw sim: {exc}", file=sys.stderr)

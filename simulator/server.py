@@ -2,7 +2,8 @@
 
 `SimulatorServer(settings)` opens the state database, restores the venue from it, starts a
 QuickFIX `ThreadedSocketAcceptor` (one thread per session, so one slow peer cannot stall the
-others), the market timer that drives the background agents, and the control port.
+others), the market timer that drives the background agents (and, once a second, closes
+connections that never logged on), and the control port.
 `stop()` logs every session out first (QuickFIX's `stop()` was seen to crash with live sessions)
 and relies on every change having been committed already, so a crash on the way out loses
 nothing.
@@ -20,6 +21,7 @@ import quickfix as fix
 from simulator.acceptor import MaskingLogFactory, MessageLogWriter, SimulatorApplication
 from simulator.backpressure import SendQueueProbe, backed_up_limit
 from simulator.faults import Faults
+from simulator.idle_connections import LogonTimeout, ProcSocketProbe
 from simulator.liquidity import LiquidityConfig, MarketAgents
 from simulator.settings import SimulatorSettings, expected_password, expected_username, load_settings
 from simulator.store import VenueStore
@@ -52,6 +54,7 @@ class SimulatorServer:
             stalled_peer_timeout_s=settings.stalled_peer_timeout_ms / 1000,
             max_entries_per_message=settings.md_max_entries,
         )
+        self.logon_timeout = self._make_logon_timeout(settings)
         self._log_writer = MessageLogWriter(
             settings.message_log_dir, market_data=settings.message_log_market_data
         )
@@ -62,6 +65,16 @@ class SimulatorServer:
         self._control: object | None = None
         self.control_port: int | None = None
         self.market_steps = 0
+
+    @staticmethod
+    def _make_logon_timeout(settings: SimulatorSettings) -> LogonTimeout | None:
+        if settings.logon_timeout_s <= 0:
+            return None
+        probe = ProcSocketProbe(settings.port)
+        if not probe.available:
+            log.warning("no /proc/self/fd or TCP_INFO here: connections that never log on stay open")
+            return None
+        return LogonTimeout(settings.logon_timeout_s, probe)
 
     @classmethod
     def from_config(cls, config: Path | None = None, **overrides: object) -> SimulatorServer:
@@ -102,11 +115,28 @@ class SimulatorServer:
                     self.market_steps += 1
             except Exception:
                 log.exception("market step failed")
+            # On this thread, outside the venue lock, at most once a second (see LogonTimeout).
+            self._close_connections_that_never_logged_on()
             delay = next_due - time.monotonic()
             if delay < 0:
                 next_due = time.monotonic()  # behind schedule: do not try to catch up in a burst
                 delay = 0
             self._stop_event.wait(delay)
+
+    def _close_connections_that_never_logged_on(self) -> None:
+        if self.logon_timeout is None:
+            return
+        try:
+            for closed in self.logon_timeout.maybe_sweep():
+                log.warning(
+                    "closed FIX connection from %s: no logon within %g s (seen %.1f s, %d bytes received)",
+                    closed.peer,
+                    self.logon_timeout.timeout_s,
+                    closed.age_s,
+                    closed.bytes_received,
+                )
+        except Exception:
+            log.exception("logon timeout sweep failed")
 
     def pause_market(self) -> None:
         """Stop the background agents (the book then changes only through client orders)."""

@@ -1,13 +1,15 @@
 """`fixgw sim` settings: a standard QuickFIX session settings file plus command-line overrides.
 
-Takes the .cfg path and the overrides (port, seed, state dir, faults, market data interval);
-gives a `SimulatorSettings` value and writes the effective QuickFIX settings (ports and paths
-resolved) to a file that QuickFIX then loads, since QuickFIX reads its settings from a file.
+Takes the .cfg path and the overrides (port, seed, state dir, faults, market data interval,
+logon timeout); gives a `SimulatorSettings` value and writes the effective QuickFIX settings
+(ports and paths resolved) to a file that QuickFIX then loads, since QuickFIX reads its settings
+from a file.
 Keys starting with `Sim` in [DEFAULT] are the simulator's own; QuickFIX ignores them.
 """
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -23,6 +25,8 @@ _DICTIONARY_KEYS = ("DataDictionary", "TransportDataDictionary", "AppDataDiction
 
 
 SOCKET_BUFFER_BYTES = 1024 * 1024
+# A connection that has not logged on this long after it was opened is closed (idle_connections.py).
+DEFAULT_LOGON_TIMEOUT_S = 10.0
 
 KNOWN_SIM_KEYS = frozenset(
     {
@@ -32,6 +36,7 @@ KNOWN_SIM_KEYS = frozenset(
         "SimMarketDataIntervalMs",
         "SimMarketDataMaxEntries",
         "SimStalledPeerTimeoutMs",
+        "SimLogonTimeoutS",
         "SimStateDb",
         "SimPasswordEnv",
         "SimUsernameEnv",
@@ -93,6 +98,7 @@ class SimulatorSettings:
     md_max_entries: int
     socket_send_buffer_bytes: int
     stalled_peer_timeout_ms: int
+    logon_timeout_s: float  # 0: connections that never log on are never closed
     state_db: Path
     message_log_dir: Path | None
     message_log_market_data: bool
@@ -145,6 +151,7 @@ def load_settings(
     control_port: int | None = None,
     faults: Mapping[str, int] | None = None,
     md_interval_ms: float | None = None,
+    logon_timeout_s: float | None = None,
 ) -> SimulatorSettings:
     config_path = config if config is not None else DEFAULT_CONFIG
     if not config_path.is_absolute() and not config_path.exists() and (PACKAGE_ROOT / config_path).exists():
@@ -252,6 +259,16 @@ def load_settings(
     if max_entries < 1:
         raise SettingsError(f"SimMarketDataMaxEntries={max_entries} must be at least 1")
 
+    logon_timeout = logon_timeout_s
+    if logon_timeout is None:
+        raw_timeout = sim.get("SimLogonTimeoutS", "") or str(DEFAULT_LOGON_TIMEOUT_S)
+        try:
+            logon_timeout = float(raw_timeout)
+        except ValueError as exc:
+            raise SettingsError(f"SimLogonTimeoutS={raw_timeout!r} is not a number of seconds") from exc
+    if not math.isfinite(logon_timeout) or logon_timeout < 0:
+        raise SettingsError(f"logon timeout must be 0 (off) or a positive number of seconds: {logon_timeout}")
+
     if control_port is None and "SimControlPort" in sim:
         control_port = _int_setting(sim, "SimControlPort", 0)
 
@@ -280,6 +297,7 @@ def load_settings(
         md_interval_ms=interval,
         md_max_entries=max_entries,
         stalled_peer_timeout_ms=_int_setting(sim, "SimStalledPeerTimeoutMs", 5000),
+        logon_timeout_s=logon_timeout,
         socket_send_buffer_bytes=_int_setting(defaults.values, "SocketSendBufferSize", SOCKET_BUFFER_BYTES),
         state_db=state_db,
         message_log_dir=message_log_dir,
