@@ -267,7 +267,10 @@ def load_settings(
         except ValueError as exc:
             raise SettingsError(f"SimLogonTimeoutS={raw_timeout!r} is not a number of seconds") from exc
     if not math.isfinite(logon_timeout) or logon_timeout < 0:
-        raise SettingsError(f"logon timeout must be 0 (off) or a positive number of seconds: {logon_timeout}")
+        raise SettingsError(
+            f"SimLogonTimeoutS (--logon-timeout) must be 0 (off) or a positive number of seconds, "
+            f"got {logon_timeout}"
+        )
 
     if control_port is None and "SimControlPort" in sim:
         control_port = _int_setting(sim, "SimControlPort", 0)
