@@ -198,49 +198,74 @@ def _open_duplicate(fd: int) -> tuple[socket.socket, int] | None:
 
 
 class ProcSocketProbe:
-    """The real probe: this process's connected TCP sockets whose local port is `port`."""
+    """The real probe: this process's connected TCP sockets whose local port is `port`.
+
+    A sweep costs a readlink per descriptor of the process; a socket is looked at more closely
+    (a duplicate, getsockname, getpeername, TCP_INFO, TIOCOUTQ) only until the probe knows it is
+    not a FIX connection (another port, the listener) or that it has sent data (a session that
+    logged on): neither ever changes back while the socket lives."""
 
     def __init__(self, port: int) -> None:
         self.port = port
         self.available = FD_DIR.is_dir() and hasattr(socket, "TCP_INFO")
         self._descriptors: dict[int, int] = {}  # inode -> descriptor number at the last observe()
+        self._answered: dict[int, ObservedConnection] = {}  # has sent data: stays so
+        self._not_fix: set[int] = set()  # another kind or port, or the listener: stays so
 
     def observe(self) -> list[ObservedConnection]:
         found: list[ObservedConnection] = []
         descriptors: dict[int, int] = {}
         if not self.available:
             return found
+        fd_dir = str(FD_DIR)
         try:
-            names = os.listdir(FD_DIR)
+            names = os.listdir(fd_dir)
         except OSError:
             return found
+        present: set[int] = set()
         for name in names:
             try:
+                link = os.readlink(f"{fd_dir}/{name}")
                 fd = int(name)
-                if not os.readlink(FD_DIR / name).startswith("socket:"):
+                if not link.startswith("socket:["):
                     continue
+                inode = int(link[len("socket:[") : -1])
             except (OSError, ValueError):
                 continue
-            duplicate = _open_duplicate(fd)
-            if duplicate is None:
+            present.add(inode)
+            if inode in self._not_fix:
                 continue
-            connection, inode = duplicate
-            with connection:
-                try:
-                    if connection.type != socket.SOCK_STREAM or connection.family not in (
-                        socket.AF_INET,
-                        socket.AF_INET6,
-                    ):
-                        continue
-                    if connection.getsockname()[1] != self.port:
-                        continue
-                    observed = _inspect(connection, inode)  # the listening socket has no peer: OSError
-                except OSError:
-                    continue
-            descriptors[inode] = fd
+            observed = self._answered.get(inode) or self._look_at(fd)
+            if observed is None:
+                continue
+            if not observed.sent_nothing and observed.activity is not None:
+                self._answered[observed.inode] = observed
+            descriptors[observed.inode] = fd
             found.append(observed)
+        # Inodes of closed sockets may be given to new ones: forget them.
+        self._answered = {inode: seen for inode, seen in self._answered.items() if inode in present}
+        self._not_fix &= present
         self._descriptors = descriptors
         return found
+
+    def _look_at(self, fd: int) -> ObservedConnection | None:
+        duplicate = _open_duplicate(fd)
+        if duplicate is None:
+            return None
+        connection, inode = duplicate
+        with connection:
+            try:
+                if (
+                    connection.type != socket.SOCK_STREAM
+                    or connection.family not in (socket.AF_INET, socket.AF_INET6)
+                    or connection.getsockname()[1] != self.port
+                    or connection.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN)
+                ):
+                    self._not_fix.add(inode)
+                    return None
+                return _inspect(connection, inode)
+            except OSError:  # not connected (yet, or any more): look again next time
+                return None
 
     def shut_down_if_silent(self, inode: int) -> bool:
         fd = self._descriptors.get(inode)

@@ -273,6 +273,27 @@ def test_proc_probe_finds_accepted_connections_only_and_shuts_down_the_silent_on
                 assert silent_side.fileno() >= 0 and silent_side.recv(10) == b""
 
 
+def test_proc_probe_stops_looking_closely_at_a_connection_once_it_has_sent_data() -> None:
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        with socket.create_connection(("127.0.0.1", port)) as client:
+            server_side, _ = listener.accept()
+            with server_side:
+                probe = ProcSocketProbe(port)
+                server_side.sendall(b"logon reply")
+                assert client.recv(20) == b"logon reply"
+                [first] = probe.observe()
+                server_side.sendall(b"more")
+                assert client.recv(20) == b"more"
+                [second] = probe.observe()
+                # Its counters are not read again: having sent data, it can never be a connection
+                # that did not log on.
+                assert second is first
+                assert first.activity is not None and first.activity.data_segments_sent == 1
+
+
 def test_proc_probe_does_not_shut_down_a_descriptor_now_naming_another_socket() -> None:
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))
