@@ -7,6 +7,8 @@ completed, kept its connection and a thread of QuickFIX's acceptor for as long a
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 import socket
 import time
@@ -72,13 +74,29 @@ def _close_log_line(venue: SimulatorProcess, local_port: int) -> str | None:
     return match.group(0) if match else None
 
 
-def test_a_connection_that_sends_nothing_is_closed(
+def _sockets_and_threads(process: SimulatorProcess) -> tuple[int, int]:
+    """How many sockets the simulator process holds open, and how many threads it runs."""
+    descriptors = Path(f"/proc/{process.pid}/fd")
+    sockets = 0
+    for entry in descriptors.iterdir():
+        with contextlib.suppress(OSError):  # closed meanwhile
+            sockets += os.readlink(entry).startswith("socket:")
+    return sockets, len(list(Path(f"/proc/{process.pid}/task").iterdir()))
+
+
+def test_a_connection_that_sends_nothing_is_closed_and_its_thread_ends(
     venue: SimulatorProcess, trader: FixTestClient, raw_ports: set[int]
 ) -> None:
+    before = _sockets_and_threads(venue)
     with socket.create_connection(("127.0.0.1", venue.port)) as silent:
         local_port = silent.getsockname()[1]
         raw_ports.add(local_port)
         assert _closed_by_venue(silent, time.monotonic() + CLOSE_WITHIN_S)
+    # Shut down by the sweep, then closed by QuickFIX itself: descriptor and thread are freed.
+    deadline = time.monotonic() + 5
+    while (now := _sockets_and_threads(venue))[0] > before[0] or now[1] > before[1]:
+        assert time.monotonic() < deadline, f"sockets and threads: {before} before, {now} now"
+        time.sleep(0.05)
     deadline = time.monotonic() + 5
     while (line := _close_log_line(venue, local_port)) is None:
         assert time.monotonic() < deadline, venue.output()[-2000:]
