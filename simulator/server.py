@@ -29,6 +29,10 @@ from simulator.venue import Venue
 
 log = logging.getLogger("simulator")
 
+# A flood of connections that never log on gets one line each up to this many, then one summary
+# line per sweep: the log stays readable and cheap under attack.
+LOGON_TIMEOUT_LINES_PER_SWEEP = 20
+
 
 class SimulatorServer:
     def __init__(self, settings: SimulatorSettings) -> None:
@@ -127,13 +131,20 @@ class SimulatorServer:
         if self.logon_timeout is None:
             return
         try:
-            for closed in self.logon_timeout.maybe_sweep():
+            closed = self.logon_timeout.maybe_sweep()
+            for connection in closed[:LOGON_TIMEOUT_LINES_PER_SWEEP]:
                 log.warning(
                     "closed FIX connection from %s: no logon within %g s (seen %.1f s, %d bytes received)",
-                    closed.peer,
+                    connection.peer,
                     self.logon_timeout.timeout_s,
-                    closed.age_s,
-                    closed.bytes_received,
+                    connection.age_s,
+                    connection.bytes_received,
+                )
+            if len(closed) > LOGON_TIMEOUT_LINES_PER_SWEEP:
+                log.warning(
+                    "closed %d more FIX connections that did not log on within %g s",
+                    len(closed) - LOGON_TIMEOUT_LINES_PER_SWEEP,
+                    self.logon_timeout.timeout_s,
                 )
         except Exception:
             log.exception("logon timeout sweep failed")
