@@ -46,7 +46,7 @@ _BYTES_RECEIVED_OFFSET = 128
 _DATA_SEGS_OUT = struct.Struct("=I")
 _DATA_SEGS_OUT_OFFSET = 156
 TCP_INFO_MIN_BYTES = _DATA_SEGS_OUT_OFFSET + _DATA_SEGS_OUT.size  # 160
-_TCP_INFO_ASK_BYTES = 256  # more than any kernel fills in; it answers with what it has
+_TCP_INFO_ASK_BYTES = 256  # room for the fields read and more; the kernel copies what it has
 
 DEFAULT_SWEEP_INTERVAL_S = 1.0
 
