@@ -229,7 +229,8 @@ def sessions_cfg_open_until(path: Path, end: dt.datetime) -> Path:
 def test_the_session_schedule_still_rules_a_session_enabled_after_its_end_time_stays_down(tmp_path):
     sim = start_simulator(tmp_path)
     reconnect = "initial_delay_s = 1.0\nmax_delay_s = 2.0\njitter = 0.0\nstable_after_s = 30.0\n"
-    end = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(seconds=5)
+    # room for a slow start: the gateway must log on before EndTime for the test to mean anything
+    end = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(seconds=8)
     cfg = sessions_cfg_open_until(tmp_path / "scheduled.cfg", end)
     try:
         with gateway_on(tmp_path / "gw", sim.port, reconnect, strategy=False, sessions_cfg=cfg) as gateway:
