@@ -69,6 +69,10 @@ TICKLOG_FRAME_RECORDS = 96
 # A real sleep, not sleep(0): after sleep(0) the recorder takes the GIL back before the waiting
 # callback thread has woken up; sleeping leaves the GIL to it for that long.
 RECORDER_PAUSE_S = 20e-6
+# Decisions whose spans may wait for the recorder thread. With tracing on, one decision's spans
+# cost it 100-370 us, so above a few thousand decisions a second it falls behind; past this many
+# (seconds of backlog) a decision's spans are dropped and counted instead of growing memory.
+MAX_QUEUED_SPAN_JOBS = 20_000
 
 
 def _let_the_callback_in() -> None:
@@ -98,6 +102,7 @@ class SinkStats:
     errors: int = 0
     snapshot_requests: int = 0
     model_switches: int = 0
+    spans_dropped: int = 0  # decisions traced without their spans: the recorder was too far behind
 
 
 def _warm_batches(runner: OnnxRunner, max_rows: int) -> None:
@@ -215,6 +220,8 @@ class DecisionSink:
         self._timing_hook: Callable[[tuple[int, int, int, int, int, int]], None] | None = None
         # Decisions whose spans the recorder thread writes (deque: append and popleft are atomic).
         self._span_jobs: collections.deque[tuple[Any, ...]] = collections.deque()
+        self._spans_dropped_reported = 0
+        self._spans_dropped_logged_ns = -(10**12)
         self._stop = threading.Event()
         self._lock = threading.Lock()  # serialises flushes (background thread vs close)
         self._thread = threading.Thread(target=self._background, name="fixgw-decision-recorder", daemon=True)
@@ -272,6 +279,16 @@ class DecisionSink:
     def _flush(self) -> None:
         if self._span_jobs:
             self._write_spans()
+        dropped = self.stats.spans_dropped
+        now = time.monotonic_ns()
+        if dropped != self._spans_dropped_reported and now - self._spans_dropped_logged_ns >= 10_000_000_000:
+            self._spans_dropped_reported, self._spans_dropped_logged_ns = dropped, now
+            log.warning(
+                "tracing is behind the market: %d decisions' spans dropped so far (at most %d wait); "
+                "set [decision] tracing = false for this rate",
+                dropped,
+                MAX_QUEUED_SPAN_JOBS,
+            )
         ticklog = self._ticklog
         if ticklog is not None:
             # Frames of a bounded size with a pause between them: packing a whole flush
@@ -614,9 +631,14 @@ class DecisionSink:
             # The stage spans and the root's attributes (and, with preset ids, the root and send
             # spans themselves) are written by the recorder thread: one span start costs 30-50 us
             # here. The root's end time is taken now, so the exported spans are the same.
-            self._span_jobs.append(
-                (root, span_ids, wall_start, timings, kept, orders_sent, reasons, first_no, time.time_ns())
-            )
+            if len(self._span_jobs) < MAX_QUEUED_SPAN_JOBS:
+                end_ns = time.time_ns()
+                job = (root, span_ids, wall_start, timings, kept, orders_sent, reasons, first_no, end_ns)
+                self._span_jobs.append(job)
+            else:
+                self.stats.spans_dropped += 1
+                if root is not None:
+                    root.end()
 
     def _write_spans(self) -> None:
         """Write the stage spans of the decisions queued by the callback (recorder thread)."""

@@ -16,6 +16,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from gateway import telemetry
 from gateway.decision import build_sink
+from gateway.decision import sink as sink_module
+from gateway.decision.sink import SinkStats
 from gateway.domain.fix_values import ExecType, OrdStatus, Side
 from gateway.telemetry import OrderSpans, PresetIdGenerator
 from tests.unit.decision.helpers import SyntheticMarket, constant_model_bytes, context, register_model
@@ -36,7 +38,7 @@ def provider(request: pytest.FixtureRequest) -> Iterator[tuple[TracerProvider, I
 
 def _run_traced_decisions(
     tmp_path: Any, provider: TracerProvider, monkeypatch: pytest.MonkeyPatch
-) -> list[str]:
+) -> tuple[list[str], SinkStats]:
     tracer = provider.get_tracer("fixgw")
     monkeypatch.setattr(telemetry, "get_tracer", lambda name="fixgw": provider.get_tracer(name))
     order_spans = OrderSpans(tracer, flush_interval_s=0.01)
@@ -70,13 +72,13 @@ def _run_traced_decisions(
         sink.close()
         order_spans.close()
         ledger.close()
-    return sent
+    return sent, sink.stats
 
 
 def test_order_spans_are_children_of_their_decisions_send_span(tmp_path, provider, monkeypatch) -> None:
     tracer_provider, exporter = provider
 
-    sent = _run_traced_decisions(tmp_path, tracer_provider, monkeypatch)
+    sent, _ = _run_traced_decisions(tmp_path, tracer_provider, monkeypatch)
 
     spans: list[ReadableSpan] = list(exporter.get_finished_spans())
     assert sent, "the model should have traded"
@@ -119,3 +121,21 @@ def test_preset_ids_go_to_the_next_span_of_the_presetting_thread_only() -> None:
     first.end()
     second.end()
     provider.shutdown()
+
+
+def test_spans_the_recorder_cannot_keep_up_with_are_dropped_and_counted(
+    tmp_path, provider, monkeypatch
+) -> None:
+    """Memory stays bounded when tracing outruns the recorder thread: here no backlog at all is
+    allowed, so every decision's spans are dropped, and the orders still trade and are traced."""
+    tracer_provider, exporter = provider
+    monkeypatch.setattr(sink_module, "MAX_QUEUED_SPAN_JOBS", 0)
+
+    sent, stats = _run_traced_decisions(tmp_path, tracer_provider, monkeypatch)
+
+    spans = list(exporter.get_finished_spans())
+    assert sent, "the model should have traded"
+    assert stats.spans_dropped > 0
+    assert not [s for s in spans if s.name in STAGES], "no stage span"
+    orders = [s for s in spans if s.name == "fixgw.order"]
+    assert sorted(str(s.attributes["fix.cl_ord_id"]) for s in orders if s.attributes) == sorted(sent)
