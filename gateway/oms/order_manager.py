@@ -260,21 +260,7 @@ class OrderManager:
             if not self._sender.session_ready(order.session):
                 return self._refuse(cl_ord_id, f"session {order.session} is not logged on")
             now = self._clock_ns()
-            request_id = self._next_cl_ord_id()
-            updated = replace(order, pending="cancel", updated_ns=now)
-            with self._ledger.transaction():
-                self._ledger.insert_request(
-                    OrderRequest(
-                        cl_ord_id=request_id,
-                        order_key=order.order_key,
-                        msg_type=MsgType.ORDER_CANCEL_REQUEST,
-                        orig_cl_ord_id=order.cl_ord_id,
-                        created_ns=now,
-                    )
-                )
-                self._ledger.update_order(updated)
-            self._orders[order.order_key] = updated
-            self._order_key_by_cl_ord_id[request_id] = order.order_key
+            request_id = self._write_ahead_request(order, MsgType.ORDER_CANCEL_REQUEST, "cancel", now)
             fields: list[tuple[int, str]] = [(41, order.cl_ord_id), (11, request_id)]
             if order.order_id:
                 fields.append((37, order.order_id))
@@ -309,23 +295,14 @@ class OrderManager:
             if not self._sender.session_ready(order.session):
                 return self._refuse(cl_ord_id, f"session {order.session} is not logged on")
             now = self._clock_ns()
-            request_id = self._next_cl_ord_id()
-            updated = replace(order, pending="replace", updated_ns=now)
-            with self._ledger.transaction():
-                self._ledger.insert_request(
-                    OrderRequest(
-                        cl_ord_id=request_id,
-                        order_key=order.order_key,
-                        msg_type=MsgType.ORDER_CANCEL_REPLACE_REQUEST,
-                        orig_cl_ord_id=order.cl_ord_id,
-                        order_qty=new_qty,
-                        price=new_price,
-                        created_ns=now,
-                    )
-                )
-                self._ledger.update_order(updated)
-            self._orders[order.order_key] = updated
-            self._order_key_by_cl_ord_id[request_id] = order.order_key
+            request_id = self._write_ahead_request(
+                order,
+                MsgType.ORDER_CANCEL_REPLACE_REQUEST,
+                "replace",
+                now,
+                order_qty=new_qty,
+                price=new_price,
+            )
             fields: list[tuple[int, str]] = [(41, order.cl_ord_id), (11, request_id)]
             if order.order_id:
                 fields.append((37, order.order_id))
@@ -341,6 +318,37 @@ class OrderManager:
             fields.append((59, order.tif.value))
             sent = self._sender.send(order.session, MsgType.ORDER_CANCEL_REPLACE_REQUEST, fields)
             return SubmitResult(accepted=sent, cl_ord_id=request_id, reason="" if sent else "not sent")
+
+    def _write_ahead_request(
+        self,
+        order: Order,
+        msg_type: str,
+        pending: str,
+        now: int,
+        *,
+        order_qty: int | None = None,
+        price: Decimal | None = None,
+    ) -> str:
+        """Record a cancel or replace request and mark the order pending, committed in one
+        transaction before the request is handed to QuickFIX; returns the request's ClOrdID."""
+        request_id = self._next_cl_ord_id()
+        updated = replace(order, pending=pending, updated_ns=now)
+        with self._ledger.transaction():
+            self._ledger.insert_request(
+                OrderRequest(
+                    cl_ord_id=request_id,
+                    order_key=order.order_key,
+                    msg_type=msg_type,
+                    orig_cl_ord_id=order.cl_ord_id,
+                    order_qty=order_qty,
+                    price=price,
+                    created_ns=now,
+                )
+            )
+            self._ledger.update_order(updated)
+        self._orders[order.order_key] = updated
+        self._order_key_by_cl_ord_id[request_id] = order.order_key
+        return request_id
 
     def halt(self, reason: str) -> None:
         """Kill switch: refuse every new order from now on (cancels are still allowed)."""
