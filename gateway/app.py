@@ -5,8 +5,10 @@ QuickFIX SocketInitiator, with the decision path's sink (or the built-in strateg
 starts one initiator for every session the venues name (order entry and market data, one or
 many venues), reconnects each session with exponential backoff and jitter inside QuickFIX's
 session schedule (`[reconnect]`, gateway/fix/reconnect.py), prints a status line every
-`status_interval_ms`, and on SIGTERM/SIGINT logs out and stops the engine before the process exits
-(a process that exits with a started engine segfaults at teardown).
+`status_interval_ms`, and on SIGTERM/SIGINT (or after --seconds) cancels its working orders and
+waits for the answers ([orders] cancel_on_stop, keep_gtc_on_stop, stop_timeout_ms), prints what
+is still working, then logs out and stops the engine before the process exits (a process that
+exits with a started engine segfaults at teardown).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from typing import Any
 
 from gateway.config import GatewayConfig, load_config
 from gateway.domain.errors import ConfigError, GatewayError
+from gateway.domain.fix_values import TimeInForce
 from gateway.domain.ports import SinkContext
 from gateway.ledger.store import Ledger, open_ledger
 from gateway.oms.order_manager import OrderManager, Route
@@ -34,6 +37,7 @@ from gateway.telemetry import OrderSpans, Telemetry, setup_telemetry
 log = logging.getLogger("fixgw")
 LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 SIGNAL_EXIT_CODE = 0
+TIMER_INTERVAL_S = 0.2  # how often request timeouts and cancel retries are looked at
 
 
 def configure_logging(state_dir: Path, *, to_stderr: bool = True, level: int = logging.INFO) -> Path:
@@ -83,6 +87,8 @@ class Gateway:
         self._order_spans: OrderSpans | None = None
         self._stopped = False
         self.reconnect: Any = None  # gateway.fix.reconnect.ReconnectDriver when [reconnect] enabled
+        self._timer_stop = threading.Event()
+        self._timer: threading.Thread | None = None
 
     def start(self) -> None:
         import quickfix as fix
@@ -135,6 +141,7 @@ class Gateway:
             run_id=self.run_id,
             clock_ns=self.clock_ns,
             observer=self._order_spans,
+            follow_up=config.orders,
         )
         self.sink = self._build_sink()
         self.application.attach(oms=self.oms, sink=self.sink)
@@ -172,6 +179,20 @@ class Gateway:
         gc.collect()
         gc.freeze()
         self._initiator.start()
+        self._timer = threading.Thread(target=self._follow_up_requests, name="oms-timer", daemon=True)
+        self._timer.start()
+
+    def _follow_up_requests(self) -> None:
+        """The order manager's timer: request timeouts and cancel retries (OrderManager.check_pending).
+        A thread of its own, holding no lock of QuickFIX's, so it may send."""
+        while not self._timer_stop.wait(TIMER_INTERVAL_S):
+            oms = self.oms
+            if oms is None:
+                continue
+            try:
+                oms.check_pending()
+            except Exception:
+                log.exception("order follow-up (request timeouts, cancel retries) failed; next tick retries")
 
     def _check_polling_step(self, settings: Any) -> None:
         """With backoff on, ReconnectInterval is how often QuickFIX looks for enabled sessions:
@@ -233,26 +254,55 @@ class Gateway:
     def wait_logged_on(self, timeout_s: float) -> bool:
         return bool(self.application and self.application.wait_logged_on(self.session_keys, timeout_s))
 
-    def wind_down(self, timeout_s: float) -> int:
-        """Stop new orders (the order manager's kill switch), cancel every working order and wait
-        up to `timeout_s` for them to end. Returns how many cancels were sent."""
-        if self.oms is None:
+    def wind_down(self, timeout_s: float, *, keep_gtc: bool = False) -> int:
+        """Stop new orders (the order manager's kill switch), cancel every working order (those
+        with a request in flight as soon as it is answered, retried if a cancel is rejected or
+        lost) and wait up to `timeout_s` for them to end. Returns how many orders it set out to
+        cancel; `still_working()` says which did not end in time."""
+        oms = self.oms
+        if oms is None:
             return 0
-        self.oms.halt("winding down")
-        sent = 0
-        for order in self.oms.live_orders():
-            if self.oms.cancel(order.cl_ord_id).accepted:
-                sent += 1
+        oms.halt("winding down")
+        taken = oms.cancel_working(reason="winding down", within_ns=int(timeout_s * 1e9), keep_gtc=keep_gtc)
         deadline = time.monotonic() + timeout_s
-        while self.oms.live_orders() and time.monotonic() < deadline:
+        while time.monotonic() < deadline and self._cancelling(oms, keep_gtc):
             time.sleep(0.05)
-        return sent
+        return taken
+
+    @staticmethod
+    def _cancelling(oms: OrderManager, keep_gtc: bool) -> bool:
+        return any(not (keep_gtc and o.tif is TimeInForce.GTC) for o in oms.live_orders())
+
+    def still_working(self) -> list[str]:
+        """One line per live order: what a stop leaves at the venue."""
+        if self.oms is None:
+            return []
+        return [
+            f"{o.cl_ord_id} {o.symbol} {o.side.name} {o.leaves_qty}@{o.price} {o.tif.name} {o.status.name}"
+            + (f" (pending {o.pending})" if o.pending else "")
+            for o in self.oms.live_orders()
+        ]
+
+    def cancel_on_stop(self) -> list[str]:
+        """What `fixgw run` does before logging out: cancel working orders ([orders]
+        cancel_on_stop, keep_gtc_on_stop) and wait up to stop_timeout_ms for the answers.
+        Returns the orders still working afterwards."""
+        orders = self.config.orders
+        if self.oms is None:
+            return []
+        if orders.cancel_on_stop and self.oms.live_orders():
+            log.info("stopping: cancelling working orders (up to %d ms)", orders.stop_timeout_ms)
+            self.wind_down(orders.stop_timeout_ms / 1000, keep_gtc=orders.keep_gtc_on_stop)
+        return self.still_working()
 
     def stop(self) -> None:
         """Log out every session and stop the engine, then flush telemetry and close the ledger."""
         if self._stopped:
             return
         self._stopped = True
+        self._timer_stop.set()
+        if self._timer is not None:
+            self._timer.join(timeout=5)
         if self.application is not None:
             self.application.detach_sink()
         if self.reconnect is not None:
@@ -269,6 +319,7 @@ class Gateway:
             # a later gateway's sendToTarget would go to the dead session instead of its own.
             self._initiator = None
         if self.application is not None:
+            self.application.close()
             try:
                 self.application.drain_engine_rejects()
             except Exception:
@@ -365,6 +416,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             stop.wait(interval_s)
             if not args.quiet:
                 print(gateway.status_line(), flush=True)
+        remaining = gateway.cancel_on_stop()
+        if remaining:
+            print(f"fixgw run: stopping with {len(remaining)} order(s) still working:", flush=True)
+            for line in remaining:
+                print(f"  {line}", flush=True)
+        else:
+            print("fixgw run: stopping with no orders working", flush=True)
         return SIGNAL_EXIT_CODE
     finally:
         gateway.stop()

@@ -55,6 +55,26 @@ class LimitsSection:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class OrdersSection:
+    """How the order manager follows its requests up (gateway/oms/order_manager.py).
+
+    A cancel or replace unanswered for `request_timeout_ms` triggers an OrderStatusRequest(35=H);
+    unanswered again, the request is given up so the order can be cancelled anew. A cancel the
+    gateway must see through (feed gap, wind-down, stop) is retried every
+    `cancel_retry_interval_ms` until the order is final or `cancel_deadline_ms` has passed.
+    """
+
+    request_timeout_ms: int = 5_000
+    cancel_retry_interval_ms: int = 1_000
+    cancel_deadline_ms: int = 30_000
+    # `fixgw run` stopping (SIGTERM, SIGINT, --seconds): cancel working orders and wait up to
+    # stop_timeout_ms for the answers before logging out; keep_gtc_on_stop leaves GTC/GTD ones
+    cancel_on_stop: bool = True
+    keep_gtc_on_stop: bool = False
+    stop_timeout_ms: int = 5_000
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class VenueSection:
     name: str
     order_session: str  # QuickFIX session id, e.g. "FIX.4.4:FIXGW->FIXSIM"
@@ -118,6 +138,7 @@ class GatewayConfig:
     telemetry: TelemetrySection
     decision: Mapping[str, Any] | None = field(default=None)
     reconnect: ReconnectSection = field(default_factory=ReconnectSection)
+    orders: OrdersSection = field(default_factory=OrdersSection)
 
     def symbols_for_venue(self, venue: str) -> list[str]:
         return sorted(symbol for symbol, name in self.routing.items() if name == venue)
@@ -210,6 +231,7 @@ def parse_config(data: Mapping[str, Any], source: Path) -> GatewayConfig:
         "telemetry",
         "decision",
         "reconnect",
+        "orders",
     }
     for key in data:
         if key not in known_tables:
@@ -247,6 +269,17 @@ def parse_config(data: Mapping[str, Any], source: Path) -> GatewayConfig:
         max_position_qty=lim.integer("max_position_qty", 100_000, low=1),
     )
     lim.finish()
+
+    o = _Table("orders", data.get("orders", {}))
+    orders = OrdersSection(
+        request_timeout_ms=o.integer("request_timeout_ms", 5_000, low=10, high=3_600_000),
+        cancel_retry_interval_ms=o.integer("cancel_retry_interval_ms", 1_000, low=10, high=3_600_000),
+        cancel_deadline_ms=o.integer("cancel_deadline_ms", 30_000, low=10, high=86_400_000),
+        cancel_on_stop=o.boolean("cancel_on_stop", True),
+        keep_gtc_on_stop=o.boolean("keep_gtc_on_stop", False),
+        stop_timeout_ms=o.integer("stop_timeout_ms", 5_000, low=0, high=3_600_000),
+    )
+    o.finish()
 
     venues_data = data.get("venues")
     if not isinstance(venues_data, dict) or not venues_data:
@@ -329,6 +362,7 @@ def parse_config(data: Mapping[str, Any], source: Path) -> GatewayConfig:
         telemetry=telemetry,
         decision=decision,
         reconnect=reconnect,
+        orders=orders,
     )
 
 

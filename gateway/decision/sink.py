@@ -862,9 +862,9 @@ class DecisionSink:
             model_version = self._model.record.version if self._model.record else None
             self._note_fallback(symbol, reason, issue.detail, now_ns, model_version)
             if self._config.trade:
-                for order in self._orders.working_orders(symbol):
-                    if not order.pending:
-                        self._orders.cancel(order.cl_ord_id)
+                # every working order, those with a request in flight too: the order manager
+                # cancels each as soon as it is free, and again until it is final
+                self._orders.cancel_working(symbol, reason=f"market data unusable: {issue.reason}")
 
     def _request_snapshot(self, symbol: str, now_ns: int) -> bool:
         """Ask for a MarketDataSnapshotFullRefresh(35=W), at most once per snapshot_retry_ms."""

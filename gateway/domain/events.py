@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -35,6 +36,18 @@ class ExecutionReported:
     recv_ns: int  # our receive time
     seq_num: int
     raw: str
+    trade_date: str | None = None  # TradeDate(75), YYYYMMDD, when the venue sends it
+
+    def trading_day(self) -> str:
+        """The trading day the report belongs to, YYYYMMDD: TradeDate(75), else the date of
+        TransactTime(60), else of the receive time (UTC). A resent copy carries the same
+        TransactTime, so it falls on the same day as the original."""
+        if self.trade_date and len(self.trade_date) == 8 and self.trade_date.isdigit():
+            return self.trade_date
+        stamp = self.transact_time or ""
+        if len(stamp) >= 8 and stamp[:8].isdigit():
+            return stamp[:8]
+        return time.strftime("%Y%m%d", time.gmtime(self.recv_ns // 1_000_000_000))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -63,9 +63,10 @@ class OrdStatus(StrEnum):
         return self in FINAL_STATUSES
 
 
-FINAL_STATUSES = frozenset(
-    {OrdStatus.FILLED, OrdStatus.CANCELED, OrdStatus.REJECTED, OrdStatus.EXPIRED, OrdStatus.DONE_FOR_DAY}
-)
+# DoneForDay(3) is not final: it says no more fills *today*; a GTC or GTD order at OrdStatus 3
+# works again the next trading day, must be reloaded at restart, asked about at logon, counted
+# against limits and stay cancellable (FIX 4.4 Vol 4, OrdStatus "Done for day").
+FINAL_STATUSES = frozenset({OrdStatus.FILLED, OrdStatus.CANCELED, OrdStatus.REJECTED, OrdStatus.EXPIRED})
 
 
 class ExecType(StrEnum):

@@ -3,7 +3,7 @@
 Data first: `ORDER_STATE_TABLE[(current OrdStatus, ExecType(150))]` maps the OrdStatus(39) the
 report carries to the state the order is in afterwards. The rows follow the FIX 4.4 order state
 change matrices (FIX 4.4 Volume 4, Appendix D): A new order, B cancel, C cancel/replace, D fills,
-busts and corrections, E unsolicited cancels and expiries, F status requests.
+busts and corrections, E unsolicited cancels, expiries and DoneForDay, F status requests.
 
 A report whose resulting state differs from the status it carries is a *late* report: it was
 overtaken by a later one (a New arriving after the first fill, a partial fill arriving after the
@@ -146,15 +146,61 @@ ORDER_STATE_TABLE: Final[Mapping[tuple[OrdStatus, ExecType], Mapping[OrdStatus, 
     (S.EXPIRED, E.TRADE_CORRECT): {S.EXPIRED: S.EXPIRED},
     (S.EXPIRED, E.TRADE_CANCEL): {S.EXPIRED: S.EXPIRED},
     (S.EXPIRED, E.ORDER_STATUS): {S.EXPIRED: S.EXPIRED},
-    # --- Done for day ---
+    # --- Done for day: no more fills today, but a GTC/GTD order works again tomorrow (E.3) ---
     (S.DONE_FOR_DAY, E.DONE_FOR_DAY): {S.DONE_FOR_DAY: S.DONE_FOR_DAY},
+    (S.DONE_FOR_DAY, E.NEW): {S.NEW: S.NEW},  # restated as working on the next trading day
+    (S.DONE_FOR_DAY, E.RESTATED): {
+        S.DONE_FOR_DAY: S.DONE_FOR_DAY,
+        S.NEW: S.NEW,
+        S.PARTIALLY_FILLED: S.PARTIALLY_FILLED,
+    },
+    (S.DONE_FOR_DAY, E.TRADE): {S.PARTIALLY_FILLED: S.PARTIALLY_FILLED, S.FILLED: S.FILLED},
+    (S.DONE_FOR_DAY, E.CANCELED): {S.CANCELED: S.CANCELED},
+    (S.DONE_FOR_DAY, E.PENDING_CANCEL): {S.PENDING_CANCEL: S.PENDING_CANCEL},
+    (S.DONE_FOR_DAY, E.PENDING_REPLACE): {S.PENDING_REPLACE: S.PENDING_REPLACE},
+    (S.DONE_FOR_DAY, E.REPLACED): {
+        S.DONE_FOR_DAY: S.DONE_FOR_DAY,
+        S.NEW: S.NEW,
+        S.PARTIALLY_FILLED: S.PARTIALLY_FILLED,
+    },
+    (S.DONE_FOR_DAY, E.EXPIRED): {S.EXPIRED: S.EXPIRED},
     (S.DONE_FOR_DAY, E.TRADE_CORRECT): {S.DONE_FOR_DAY: S.DONE_FOR_DAY},
     (S.DONE_FOR_DAY, E.TRADE_CANCEL): {S.DONE_FOR_DAY: S.DONE_FOR_DAY},
-    (S.DONE_FOR_DAY, E.ORDER_STATUS): {S.DONE_FOR_DAY: S.DONE_FOR_DAY},
+    (S.DONE_FOR_DAY, E.ORDER_STATUS): _STATUS_REPLY_LIVE,
     # --- Rejected (A.1.b) ---
     (S.REJECTED, E.REJECTED): {S.REJECTED: S.REJECTED},
     (S.REJECTED, E.ORDER_STATUS): {S.REJECTED: S.REJECTED},
 }
+
+
+# Reports whose carried OrdStatus(39) differs from the resulting state only because one of our
+# cancel or replace requests is still pending at the venue: a fill reported PartiallyFilled while
+# the order is PendingCancel (B.1.c). They are current, not late: their CumQty(14) and
+# LeavesQty(151) are the order's quantities now, and the pending state holds until the request is
+# answered (Canceled, Replaced, or OrderCancelReject(35=9), which then restores the status).
+HELD_BY_PENDING_REQUEST: Final[frozenset[tuple[OrdStatus, ExecType, OrdStatus]]] = frozenset(
+    {
+        (S.PENDING_CANCEL, E.TRADE, S.PARTIALLY_FILLED),
+        (S.PENDING_REPLACE, E.TRADE, S.PARTIALLY_FILLED),
+    }
+)
+
+
+def effective_status(
+    exec_type: ExecType, reported: OrdStatus, *, cum_qty: int, leaves_qty: int, order_qty: int
+) -> OrdStatus:
+    """The OrdStatus(39) a report means. Some brokers send the completing fill as ExecType=F
+    with OrdStatus=1 and LeavesQty(151)=0, and the terminal Filled only on a following ExecType=I
+    report: quantities that say the order is done make it Filled now."""
+    if (
+        exec_type is E.TRADE
+        and reported is S.PARTIALLY_FILLED
+        and leaves_qty == 0
+        and order_qty > 0
+        and cum_qty >= order_qty
+    ):
+        return S.FILLED
+    return reported
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -185,4 +231,5 @@ def apply_execution(current: OrdStatus, exec_type: ExecType, reported: OrdStatus
             reason=f"OrdStatus(39)={reported.value} ({reported.name}) does not follow "
             f"ExecType(150)={exec_type.value} ({exec_type.name}) in state {current.name}",
         )
-    return Transition(status=resulting, fits=True, late=resulting is not reported)
+    late = resulting is not reported and (current, exec_type, reported) not in HELD_BY_PENDING_REQUEST
+    return Transition(status=resulting, fits=True, late=late)

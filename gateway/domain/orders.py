@@ -66,3 +66,7 @@ class Fill:
     busted: bool = False
     transact_time: str | None = None
     recv_ns: int = 0
+    trade_date: str = ""  # the trading day, YYYYMMDD (ExecIDs are unique only within one)
+    inferred: bool = False  # booked from a report's CumQty(14): no fill report was seen
+    evidence_report_id: int | None = None  # for an inferred fill: the report it came from
+    fill_id: int | None = None  # the ledger row, when read back

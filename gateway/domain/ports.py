@@ -80,6 +80,12 @@ class OrderPort(Protocol):
 
     def cancel(self, cl_ord_id: str) -> SubmitResult: ...
 
+    def cancel_working(self, symbol: str | None = None, *, reason: str) -> int:
+        """See every working order of `symbol` (all, if None) cancelled: at once where no
+        request is in flight, else as soon as it is answered, retried until each order is final
+        or a deadline passes. Returns how many orders it took on."""
+        ...
+
     def replace(
         self, cl_ord_id: str, *, qty: int | None = None, price: Decimal | None = None
     ) -> SubmitResult: ...

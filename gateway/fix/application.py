@@ -22,6 +22,7 @@ import collections
 import itertools
 import logging
 import os
+import queue
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -82,6 +83,44 @@ class NullSink:
         pass
 
 
+class OffEngineThread:
+    """Runs work handed over from QuickFIX callbacks that QuickFIX calls while holding its session
+    mutex (onLogout runs inside Session::disconnect). That work takes our locks and may send;
+    done on the engine's thread it would invert the lock order with any thread that holds one of
+    our locks and waits in sendToTarget for the same mutex. One daemon thread, in order."""
+
+    def __init__(self, name: str = "fix-deferred") -> None:
+        self._name = name
+        self._queue: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+
+    def submit(self, work: Callable[[], None]) -> None:
+        with self._start_lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
+                self._thread.start()
+        self._queue.put(work)
+
+    def _run(self) -> None:
+        while True:
+            work = self._queue.get()
+            if work is None:
+                return
+            try:
+                work()
+            except Exception:
+                log.exception("deferred work from a QuickFIX callback failed")
+
+    def close(self, timeout_s: float = 5.0) -> None:
+        """Run what is queued, then stop."""
+        with self._start_lock:
+            thread, self._thread = self._thread, None
+        if thread is not None:
+            self._queue.put(None)
+            thread.join(timeout_s)
+
+
 class GatewayApplication(fix.Application):
     def __init__(
         self,
@@ -106,10 +145,15 @@ class GatewayApplication(fix.Application):
         self._engine_rejects: collections.deque[tuple[str, str, str, str]] = collections.deque()
         self._answered: set[tuple[str, str]] = set()  # (session, seq) already quarantined
         self.recent_incoming: Any = None  # gateway.fix.logs.RecentIncoming, set by app.py
+        self.off_engine = OffEngineThread()
 
     def attach(self, *, oms: OrderManager, sink: Any) -> None:
         self._oms = oms
         self._sink = sink
+
+    def close(self) -> None:
+        """After the engine stopped: finish the work deferred from its callbacks."""
+        self.off_engine.close()
 
     def detach_sink(self) -> None:
         """At a deliberate stop: market data and the logouts that follow no longer reach the
@@ -202,7 +246,10 @@ class GatewayApplication(fix.Application):
                 self.session_observer.on_connection_ended(key)
             role = self._roles.get(key)
             if was_on and role is not None and role.market_data:
-                self._sink.on_session_down(key)
+                # QuickFIX holds the session mutex here: the sink's reaction (cancels through
+                # the order manager's lock) runs on another thread
+                sink = self._sink
+                self.off_engine.submit(lambda: sink.on_session_down(key))
         except Exception:
             log.exception("onLogout failed")
 

@@ -177,6 +177,7 @@ def parse_execution_report(raw: str, session: str, recv_ns: int) -> ExecutionRep
         recv_ns=recv_ns,
         seq_num=int(f.get("34", "0") or 0),
         raw=readable(raw),
+        trade_date=f.get("75") or None,
     )
 
 

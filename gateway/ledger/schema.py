@@ -180,5 +180,100 @@ DROP INDEX orders_by_status;
 CREATE INDEX orders_live ON orders(created_ns) WHERE status NOT IN ('2', '3', '4', '8', 'C');
 """
 
-MIGRATIONS: Final[tuple[str, ...]] = (SCHEMA_V1, SCHEMA_V2)
+# The trading day of a report or fill before version 3 recorded one: the date of its
+# TransactTime(60), else of its receive time (what the gateway derives today when the report
+# carries no TradeDate(75)).
+_OLD_TRADE_DATE: Final = (
+    "coalesce(nullif(substr(transact_time, 1, 8), ''), strftime('%Y%m%d', recv_ns / 1000000000, 'unixepoch'))"
+)
+
+# Version 3: ExecID(17) is unique only within a trading day, or the life of a multi-day order
+# (FIX 4.4), and is 0 on every order-status report (ExecType=I). A report is a duplicate when
+# the same session, order chain, ExecID and trading day were stored already (`dedup_key`); status
+# reports have no key and are never deduplicated. Fills are unique per (order chain, ExecID,
+# session, trading day), and may be inferred: booked from a report whose CumQty(14) exceeds the
+# fills booked for the order, marked, with the report they came from, and superseded (reduced)
+# when the real fill arrives. DoneForDay(3) is no longer final: the live-orders index changes.
+SCHEMA_V3: Final = f"""
+CREATE TABLE execution_reports_v3 (
+    id             INTEGER PRIMARY KEY,
+    session        TEXT NOT NULL,
+    exec_id        TEXT NOT NULL,
+    order_key      TEXT,
+    cl_ord_id      TEXT,
+    orig_cl_ord_id TEXT,
+    order_id       TEXT,
+    exec_type      TEXT NOT NULL,
+    ord_status     TEXT NOT NULL,
+    symbol         TEXT,
+    side           TEXT,
+    last_qty       INTEGER,
+    last_px        TEXT,
+    cum_qty        INTEGER,
+    leaves_qty     INTEGER,
+    exec_ref_id    TEXT,
+    poss_dup       INTEGER NOT NULL,
+    transact_time  TEXT,
+    recv_ns        INTEGER NOT NULL,
+    seq_num        INTEGER,
+    fits           INTEGER NOT NULL,
+    late           INTEGER NOT NULL,
+    raw            TEXT NOT NULL,
+    trade_date     TEXT,                -- TradeDate(75), else the date of TransactTime(60)
+    dedup_key      TEXT                 -- session, order chain, ExecID, trade date; NULL for ExecType=I
+);
+INSERT INTO execution_reports_v3
+SELECT id, session, exec_id, order_key, cl_ord_id, orig_cl_ord_id, order_id, exec_type, ord_status,
+       symbol, side, last_qty, last_px, cum_qty, leaves_qty, exec_ref_id, poss_dup, transact_time,
+       recv_ns, seq_num, fits, late, raw, {_OLD_TRADE_DATE},
+       CASE WHEN exec_type = 'I' THEN NULL
+            ELSE session || char(31) || coalesce(order_key, '') || char(31) || exec_id || char(31)
+                 || {_OLD_TRADE_DATE} END
+FROM execution_reports;
+DROP TABLE execution_reports;
+ALTER TABLE execution_reports_v3 RENAME TO execution_reports;
+CREATE UNIQUE INDEX execution_reports_once ON execution_reports(dedup_key) WHERE dedup_key IS NOT NULL;
+CREATE INDEX execution_reports_by_exec_id ON execution_reports(session, exec_id);
+
+CREATE TABLE fills_v3 (
+    id                 INTEGER PRIMARY KEY,
+    session            TEXT NOT NULL,
+    exec_id            TEXT NOT NULL,    -- inferred fills: 'inferred-' || the report's id
+    order_key          TEXT NOT NULL,
+    cl_ord_id          TEXT NOT NULL,
+    order_id           TEXT,
+    symbol             TEXT NOT NULL,
+    side               TEXT NOT NULL,
+    last_qty           INTEGER NOT NULL,  -- as corrected, or as left by the real fills that superseded it
+    last_px            TEXT NOT NULL,
+    orig_last_qty      INTEGER NOT NULL,
+    orig_last_px       TEXT NOT NULL,
+    busted             INTEGER NOT NULL DEFAULT 0,
+    busted_by          TEXT,
+    corrected_by       TEXT,
+    transact_time      TEXT,
+    recv_ns            INTEGER NOT NULL,
+    trade_date         TEXT NOT NULL DEFAULT '',
+    inferred           INTEGER NOT NULL DEFAULT 0,  -- 1: booked from a report's CumQty, no fill seen
+    evidence_report_id INTEGER,                     -- the execution_reports row it was inferred from
+    superseded_by      TEXT,                        -- ExecIDs of the real fills that replaced it
+    UNIQUE (order_key, exec_id, session, trade_date)
+);
+INSERT INTO fills_v3 (id, session, exec_id, order_key, cl_ord_id, order_id, symbol, side, last_qty,
+                      last_px, orig_last_qty, orig_last_px, busted, busted_by, corrected_by,
+                      transact_time, recv_ns, trade_date)
+SELECT id, session, exec_id, order_key, cl_ord_id, order_id, symbol, side, last_qty, last_px,
+       orig_last_qty, orig_last_px, busted, busted_by, corrected_by, transact_time, recv_ns,
+       {_OLD_TRADE_DATE}
+FROM fills;
+DROP TABLE fills;
+ALTER TABLE fills_v3 RENAME TO fills;
+CREATE INDEX fills_by_symbol ON fills(symbol, id);
+CREATE INDEX fills_inferred_open ON fills(order_key) WHERE inferred = 1 AND last_qty > 0 AND busted = 0;
+
+DROP INDEX orders_live;
+CREATE INDEX orders_live ON orders(created_ns) WHERE status NOT IN ('2', '4', '8', 'C');
+"""
+
+MIGRATIONS: Final[tuple[str, ...]] = (SCHEMA_V1, SCHEMA_V2, SCHEMA_V3)
 SCHEMA_VERSION: Final = len(MIGRATIONS)

@@ -22,7 +22,7 @@ from typing import Any
 
 from gateway.domain.errors import LedgerError
 from gateway.domain.events import CancelRejected, ExecutionReported
-from gateway.domain.fix_values import FINAL_STATUSES, OrdStatus, OrdType, Side, TimeInForce
+from gateway.domain.fix_values import FINAL_STATUSES, ExecType, OrdStatus, OrdType, Side, TimeInForce
 from gateway.domain.orders import Fill, Order, OrderRequest
 from gateway.domain.positions import FillAmount, Position
 from gateway.ledger.schema import MIGRATIONS, SCHEMA_VERSION
@@ -264,6 +264,28 @@ class Ledger:
             created_ns=row[6],
         )
 
+    def latest_request(self, order_key: str, msg_types: tuple[str, ...]) -> OrderRequest | None:
+        """The newest request of one of these MsgTypes for an order (to find, after a restart,
+        the cancel or replace an order was left waiting for)."""
+        marks = ",".join("?" * len(msg_types))
+        row = self._db.execute(
+            "SELECT cl_ord_id, order_key, msg_type, orig_cl_ord_id, order_qty, price, created_ns"
+            f" FROM order_requests WHERE order_key=? AND msg_type IN ({marks})"
+            " ORDER BY created_ns DESC, rowid DESC LIMIT 1",
+            (order_key, *msg_types),
+        ).fetchone()
+        if row is None:
+            return None
+        return OrderRequest(
+            cl_ord_id=row[0],
+            order_key=row[1],
+            msg_type=row[2],
+            orig_cl_ord_id=row[3],
+            order_qty=row[4],
+            price=_to_dec(row[5]),
+            created_ns=row[6],
+        )
+
     _ORDER_COLUMNS = (
         "order_key, cl_ord_id, run_id, venue, session, symbol, side, ord_type, tif, price, order_qty,"
         " status, order_id, cum_qty, leaves_qty, avg_px, pending, decision_id, last_text, created_ns,"
@@ -323,13 +345,21 @@ class Ledger:
 
     def insert_execution_report(
         self, report: ExecutionReported, *, order_key: str | None, fits: bool, late: bool
-    ) -> bool:
-        """Store one ExecutionReport; False if this (session, ExecID) is already stored."""
+    ) -> int | None:
+        """Store one ExecutionReport; its row id, or None if it is a duplicate: the same
+        session, order chain, ExecID(17) and trading day were stored already. Order-status
+        reports (ExecType=I, ExecID 0 by the FIX 4.4 rule) are never duplicates."""
+        trade_date = report.trading_day()
+        dedup_key = (
+            None
+            if report.exec_type is ExecType.ORDER_STATUS
+            else f"{report.session}\x1f{order_key or ''}\x1f{report.exec_id}\x1f{trade_date}"
+        )
         cursor = self._db.execute(
             "INSERT OR IGNORE INTO execution_reports (session, exec_id, order_key, cl_ord_id,"
             " orig_cl_ord_id, order_id, exec_type, ord_status, symbol, side, last_qty, last_px, cum_qty,"
-            " leaves_qty, exec_ref_id, poss_dup, transact_time, recv_ns, seq_num, fits, late, raw)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            " leaves_qty, exec_ref_id, poss_dup, transact_time, recv_ns, seq_num, fits, late, raw,"
+            " trade_date, dedup_key) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 report.session,
                 report.exec_id,
@@ -353,9 +383,11 @@ class Ledger:
                 int(fits),
                 int(late),
                 report.raw,
+                trade_date,
+                dedup_key,
             ),
         )
-        return cursor.rowcount == 1
+        return cursor.lastrowid if cursor.rowcount == 1 else None
 
     def has_execution_report(self, session: str, exec_id: str) -> bool:
         row = self._db.execute(
@@ -364,10 +396,11 @@ class Ledger:
         return row is not None
 
     def insert_fill(self, fill: Fill) -> bool:
+        """Book a fill; False if this (order chain, ExecID, session, trading day) is booked."""
         cursor = self._db.execute(
             "INSERT OR IGNORE INTO fills (session, exec_id, order_key, cl_ord_id, order_id, symbol, side,"
-            " last_qty, last_px, orig_last_qty, orig_last_px, transact_time, recv_ns)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            " last_qty, last_px, orig_last_qty, orig_last_px, transact_time, recv_ns, trade_date,"
+            " inferred, evidence_report_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 fill.session,
                 fill.exec_id,
@@ -382,16 +415,25 @@ class Ledger:
                 str(fill.last_px),
                 fill.transact_time,
                 fill.recv_ns,
+                fill.trade_date,
+                int(fill.inferred),
+                fill.evidence_report_id,
             ),
         )
         return cursor.rowcount == 1
 
-    def fill(self, session: str, exec_id: str) -> Fill | None:
-        row = self._db.execute(
+    def fill(self, session: str, exec_id: str, order_key: str | None = None) -> Fill | None:
+        """The latest real fill with this ExecID on the session (of this order chain, when given:
+        ExecIDs repeat across trading days, never within one order's life)."""
+        sql = (
             "SELECT order_key, cl_ord_id, order_id, symbol, side, last_qty, last_px, busted,"
-            " transact_time, recv_ns FROM fills WHERE session=? AND exec_id=?",
-            (session, exec_id),
-        ).fetchone()
+            " transact_time, recv_ns, trade_date, id FROM fills WHERE session=? AND exec_id=? AND inferred=0"
+        )
+        args: tuple[str, ...] = (session, exec_id)
+        if order_key is not None:
+            sql += " AND order_key=?"
+            args += (order_key,)
+        row = self._db.execute(sql + " ORDER BY id DESC LIMIT 1", args).fetchone()
         if row is None:
             return None
         return Fill(
@@ -407,20 +449,40 @@ class Ledger:
             busted=bool(row[7]),
             transact_time=row[8],
             recv_ns=row[9],
+            trade_date=row[10],
+            fill_id=row[11],
         )
 
-    def bust_fill(self, session: str, exec_id: str, busted_by: str) -> None:
+    def bust_fill(self, fill_id: int, busted_by: str) -> None:
+        self._db.execute("UPDATE fills SET busted=1, busted_by=? WHERE id=?", (busted_by, fill_id))
+
+    def correct_fill(self, fill_id: int, *, last_qty: int, last_px: Decimal, corrected_by: str) -> None:
         self._db.execute(
-            "UPDATE fills SET busted=1, busted_by=? WHERE session=? AND exec_id=?",
-            (busted_by, session, exec_id),
+            "UPDATE fills SET last_qty=?, last_px=?, corrected_by=? WHERE id=?",
+            (last_qty, str(last_px), corrected_by, fill_id),
         )
 
-    def correct_fill(
-        self, session: str, exec_id: str, *, last_qty: int, last_px: Decimal, corrected_by: str
-    ) -> None:
+    def orders_with_open_inference(self) -> set[str]:
+        """Order keys that still have inferred quantity a real fill may supersede."""
+        rows = self._db.execute(
+            "SELECT DISTINCT order_key FROM fills WHERE inferred = 1 AND last_qty > 0 AND busted = 0"
+        ).fetchall()
+        return {r[0] for r in rows}
+
+    def open_inferred_fills(self, order_key: str) -> list[tuple[int, int]]:
+        """(fill id, quantity still inferred) of an order's inferred fills, oldest first."""
+        return self._db.execute(
+            "SELECT id, last_qty FROM fills WHERE order_key=? AND inferred = 1 AND last_qty > 0"
+            " AND busted = 0 ORDER BY id",
+            (order_key,),
+        ).fetchall()
+
+    def supersede_inferred(self, fill_id: int, *, remaining_qty: int, by_exec_id: str) -> None:
+        """A real fill replaced `qty - remaining_qty` of an inferred fill."""
         self._db.execute(
-            "UPDATE fills SET last_qty=?, last_px=?, corrected_by=? WHERE session=? AND exec_id=?",
-            (last_qty, str(last_px), corrected_by, session, exec_id),
+            "UPDATE fills SET last_qty=?, superseded_by=trim(coalesce(superseded_by, '') || ' ' || ?)"
+            " WHERE id=?",
+            (remaining_qty, by_exec_id, fill_id),
         )
 
     def fill_amounts(self, symbol: str) -> list[FillAmount]:

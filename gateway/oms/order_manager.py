@@ -7,10 +7,22 @@ working_orders, position) and the FIX edge's inbound side (`on_execution_report`
 
 Every order is written to the ledger (and committed) before its NewOrderSingle(35=D) is handed to
 QuickFIX. Every ExecutionReport(35=8) is checked against the order state table; the report, the
-order's new state, the fill and the position commit in one transaction, and a report whose
-(session, ExecID) is already stored changes nothing. Methods may be called from the QuickFIX
-callback thread and from others; one re-entrant lock serialises them. No method holds that lock
-while QuickFIX calls back into toApp/toAdmin, since those callbacks never take it.
+order's new state, the fill and the position commit in one transaction, and a report already
+stored (same session, order chain, ExecID(17) and trading day; status reports are never
+duplicates) changes nothing. A report whose CumQty(14) exceeds the fills booked for its order
+books the difference as an inferred fill, which the real fill replaces if it comes.
+
+Each order has at most one request in flight (new, cancel or replace); the pending-request table
+(gateway/domain/requests.py) brings every one back: an answer, a failed send, a status reply that
+shows the venue never got it, or a timeout (`check_pending`, driven by the gateway's timer) that
+asks the venue and then gives up waiting. Orders the gateway must see end (`cancel_working`: a
+feed gap, a wind-down, a stop) are cancelled as soon as they are free, and again until final or a
+deadline.
+
+Methods may be called from the QuickFIX callback thread and from others; one re-entrant lock
+serialises them. No method calls into QuickFIX while holding it (QuickFIX holds its session mutex
+while calling onLogout and toApp, which may reach this lock): requests are prepared under the
+lock and sent after it is released.
 """
 
 from __future__ import annotations
@@ -25,14 +37,15 @@ from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from gateway.config import LimitsSection
+from gateway.config import LimitsSection, OrdersSection
 from gateway.domain.errors import MessageError, UnknownOrderError
 from gateway.domain.events import CancelRejected, ExecutionReported
 from gateway.domain.fix_values import ExecType, MsgType, OrdStatus, OrdType, Side, TimeInForce
-from gateway.domain.order_states import Transition, apply_execution
+from gateway.domain.order_states import Transition, apply_execution, effective_status
 from gateway.domain.orders import Fill, Order, OrderRequest
 from gateway.domain.ports import PositionView, SubmitResult, WorkingOrderView
 from gateway.domain.positions import FillAmount, Position, apply_fill, fold_fills
+from gateway.domain.requests import RequestEvent, RequestPhase, step_request
 from gateway.ledger.store import Ledger
 from gateway.oms.ports import NoObserver, OrderObserver, OrderSender
 
@@ -123,6 +136,37 @@ class _VersionedOrders(dict[str, Order]):
         return self
 
 
+@dataclass(slots=True)
+class _PendingRequest:
+    """The request an order is waiting for (its `Order.pending` mark), and where it stands."""
+
+    cl_ord_id: str  # the request's ClOrdID(11); for a new order, the order key
+    kind: str  # "new" | "cancel" | "replace"
+    phase: RequestPhase
+    since_ns: int  # sent, acknowledged or asked about at this time: the timeout runs from here
+
+
+@dataclass(slots=True)
+class _CancelIntent:
+    """An order the gateway has decided must end: cancelled as soon as no request is in flight,
+    retried until it is final or the deadline passes."""
+
+    deadline_ns: int
+    reason: str
+    last_try_ns: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class _Outbound:
+    """A message prepared (and written ahead) under the lock, handed to QuickFIX after it."""
+
+    session: str
+    msg_type: str
+    fields: list[tuple[int, str]]
+    order_key: str
+    request_id: str
+
+
 class OrderManager:
     def __init__(
         self,
@@ -134,11 +178,13 @@ class OrderManager:
         run_id: int,
         clock_ns: Callable[[], int] = time.time_ns,
         observer: OrderObserver | None = None,
+        follow_up: OrdersSection | None = None,
     ) -> None:
         self._ledger = ledger
         self._sender = sender
         self._routes = dict(routes)
         self._limits = limits
+        self._follow_up = follow_up or OrdersSection()
         self._run_id = run_id
         self._clock_ns = clock_ns
         self._observer: OrderObserver = observer or NoObserver()
@@ -147,6 +193,8 @@ class OrderManager:
         self._halted = ""  # kill switch: when set, the reason every new order is refused
         self._orders = _VersionedOrders()  # live orders by order_key
         self._order_key_by_cl_ord_id: dict[str, str] = {}
+        self._pending: dict[str, _PendingRequest] = {}  # by order_key: requests in flight
+        self._cancel_intents: dict[str, _CancelIntent] = {}  # by order_key
         self._positions: dict[str, Position] = ledger.positions()
         # guards read-modify-write of _positions (held alone by mark(), inside _lock elsewhere)
         self._positions_lock = threading.Lock()
@@ -161,6 +209,7 @@ class OrderManager:
             "submitted": 0,
             "refused": 0,
             "fills": 0,
+            "inferred_fills": 0,
             "duplicates": 0,
             "misfits": 0,
             "late": 0,
@@ -168,13 +217,42 @@ class OrderManager:
             "corrections": 0,
             "cancel_rejects": 0,
             "unsolicited_cancels": 0,
+            "requests_timed_out": 0,
+            "cancel_retries": 0,
         }
+        now = clock_ns()
         for order in ledger.live_orders():
             self._orders[order.order_key] = order
+            self._restore_pending(order, now)
         for cl_ord_id, order_key in ledger.request_keys(list(self._orders)):
             self._order_key_by_cl_ord_id[cl_ord_id] = order_key
+        # orders whose inferred fills a late real fill must replace rather than add to
+        self._inferred_orders: set[str] = ledger.orders_with_open_inference()
+
+    def _restore_pending(self, order: Order, now: int) -> None:
+        """After a restart, an order written ahead with a request in flight waits for it again;
+        the status request at logon (or the timeout) settles it."""
+        if not order.pending:
+            return
+        request_id = order.order_key
+        if order.pending in ("cancel", "replace"):
+            msg_type = (
+                MsgType.ORDER_CANCEL_REQUEST
+                if order.pending == "cancel"
+                else MsgType.ORDER_CANCEL_REPLACE_REQUEST
+            )
+            request = self._ledger.latest_request(order.order_key, (msg_type,))
+            request_id = request.cl_ord_id if request is not None else order.cl_ord_id
+        self._pending[order.order_key] = _PendingRequest(
+            cl_ord_id=request_id, kind=order.pending, phase=RequestPhase.AWAITING, since_ns=now
+        )
 
     # --- OrderPort ---------------------------------------------------------------------------
+    #
+    # Lock order: QuickFIX's session mutex may be held when our code takes `_lock` (onLogout,
+    # toApp), never the other way round. So nothing here calls into QuickFIX while holding
+    # `_lock`: a request is checked, written ahead and marked pending under the lock, and handed
+    # to QuickFIX after it is released (`_transmit`).
 
     def submit(
         self,
@@ -230,6 +308,9 @@ class OrderManager:
             self._ledger.write_ahead_order(order)
             self._orders[cl_ord_id] = order
             self._order_key_by_cl_ord_id[cl_ord_id] = cl_ord_id
+            self._pending[cl_ord_id] = _PendingRequest(
+                cl_ord_id=cl_ord_id, kind="new", phase=RequestPhase.AWAITING, since_ns=now
+            )
             self.counters["submitted"] += 1
             self._observer.order_submitted(order)
             fields: list[tuple[int, str]] = [
@@ -243,12 +324,14 @@ class OrderManager:
             if order.price is not None:
                 fields.append((44, _price_text(order.price)))
             fields.append((59, tif_value.value))
-            if not self._sender.send(route.session, MsgType.NEW_ORDER_SINGLE, fields):
-                # QuickFIX stored it under a sequence number and may still deliver it on resend;
-                # the status request at the next logon settles what the venue has.
-                log.warning("NewOrderSingle(35=D) %s was not written to the socket", cl_ord_id)
-                return SubmitResult(accepted=False, cl_ord_id=cl_ord_id, reason="not sent; status pending")
-            return SubmitResult(accepted=True, cl_ord_id=cl_ord_id)
+            outbound = _Outbound(route.session, MsgType.NEW_ORDER_SINGLE, fields, cl_ord_id, cl_ord_id)
+        if not self._send(outbound):
+            # QuickFIX may have stored it under a sequence number and still deliver it on a
+            # resend: the order stays pending, and the status request (at the next logon, or when
+            # the request times out) settles what the venue has.
+            log.warning("NewOrderSingle(35=D) %s was not written to the socket", cl_ord_id)
+            return SubmitResult(accepted=False, cl_ord_id=cl_ord_id, reason="not sent; status pending")
+        return SubmitResult(accepted=True, cl_ord_id=cl_ord_id)
 
     def cancel(self, cl_ord_id: str) -> SubmitResult:
         with self._lock:
@@ -259,39 +342,42 @@ class OrderManager:
                 return self._refuse(cl_ord_id, f"order {cl_ord_id} already has a {order.pending} pending")
             if not self._sender.session_ready(order.session):
                 return self._refuse(cl_ord_id, f"session {order.session} is not logged on")
-            now = self._clock_ns()
-            request_id = self._write_ahead_request(order, MsgType.ORDER_CANCEL_REQUEST, "cancel", now)
-            fields: list[tuple[int, str]] = [(41, order.cl_ord_id), (11, request_id)]
-            if order.order_id:
-                fields.append((37, order.order_id))
-            fields += [
-                (55, order.symbol),
-                (54, order.side.value),
-                (60, fix_timestamp(now)),
-                (38, str(order.order_qty)),
-            ]
-            sent = self._sender.send(order.session, MsgType.ORDER_CANCEL_REQUEST, fields)
-            return SubmitResult(accepted=sent, cl_ord_id=request_id, reason="" if sent else "not sent")
+            outbound = self._prepare_cancel(order, self._clock_ns())
+        sent = self._transmit(outbound)
+        return SubmitResult(accepted=sent, cl_ord_id=outbound.request_id, reason="" if sent else "not sent")
 
     def replace(
         self, cl_ord_id: str, *, qty: int | None = None, price: Decimal | None = None
     ) -> SubmitResult:
         with self._lock:
+            if self._halted:
+                return self._refuse(cl_ord_id, f"trading halted: {self._halted}")
             order = self._live_order(cl_ord_id)
             if order is None:
                 return self._refuse(cl_ord_id, f"no live order {cl_ord_id}")
             if order.pending:
                 return self._refuse(cl_ord_id, f"order {cl_ord_id} has a {order.pending} pending")
+            if order.order_key in self._cancel_intents:
+                return self._refuse(cl_ord_id, f"order {cl_ord_id} is being cancelled")
             new_qty = order.order_qty if qty is None else qty
             new_price = order.price if price is None else price
             if new_qty <= order.cum_qty:
                 return self._refuse(
                     cl_ord_id, f"new quantity {new_qty} is not above the filled {order.cum_qty}"
                 )
-            if new_qty > self._limits.max_order_qty:
-                return self._refuse(cl_ord_id, f"quantity {new_qty} exceeds max_order_qty")
-            if order.ord_type is OrdType.LIMIT and (new_price is None or new_price <= 0):
-                return self._refuse(cl_ord_id, "a limit order needs a positive price")
+            # the same checks as a new order: the replaced order's remaining quantity in place
+            # of what it has working now
+            refusal = self._check_limits(
+                order.symbol,
+                order.side,
+                new_qty - order.cum_qty,
+                order.ord_type,
+                new_price,
+                order_qty=new_qty,
+                replacing=order.order_key,
+            )
+            if refusal:
+                return self._refuse(cl_ord_id, refusal)
             if not self._sender.session_ready(order.session):
                 return self._refuse(cl_ord_id, f"session {order.session} is not logged on")
             now = self._clock_ns()
@@ -316,8 +402,208 @@ class OrderManager:
             if new_price is not None and order.ord_type is OrdType.LIMIT:
                 fields.append((44, _price_text(new_price)))
             fields.append((59, order.tif.value))
-            sent = self._sender.send(order.session, MsgType.ORDER_CANCEL_REPLACE_REQUEST, fields)
-            return SubmitResult(accepted=sent, cl_ord_id=request_id, reason="" if sent else "not sent")
+            outbound = _Outbound(
+                order.session, MsgType.ORDER_CANCEL_REPLACE_REQUEST, fields, order.order_key, request_id
+            )
+        sent = self._transmit(outbound)
+        return SubmitResult(accepted=sent, cl_ord_id=request_id, reason="" if sent else "not sent")
+
+    def cancel_working(
+        self, symbol: str | None = None, *, reason: str, within_ns: int | None = None, keep_gtc: bool = False
+    ) -> int:
+        """See every working order (of `symbol`, or all) through to its end: cancelled now where
+        no request is in flight, else as soon as its request is answered; a cancel that is
+        rejected or lost is sent again (every `cancel_retry_interval_ms`) until the order is final
+        or `within_ns` (default `cancel_deadline_ms`) has passed. `keep_gtc` leaves GTC orders
+        working. Returns how many orders it took on."""
+        outbound: list[_Outbound] = []
+        with self._lock:
+            now = self._clock_ns()
+            deadline = now + (
+                within_ns if within_ns is not None else self._follow_up.cancel_deadline_ms * 1_000_000
+            )
+            taken = 0
+            for order in list(self._orders.values()):
+                if order.is_final or (symbol is not None and order.symbol != symbol):
+                    continue
+                if keep_gtc and order.tif is TimeInForce.GTC:
+                    continue
+                taken += 1
+                intent = self._cancel_intents.get(order.order_key)
+                if intent is None:
+                    self._cancel_intents[order.order_key] = _CancelIntent(deadline_ns=deadline, reason=reason)
+                else:
+                    intent.deadline_ns = max(intent.deadline_ns, deadline)
+                out = self._cancel_if_free(order, now)
+                if out is not None:
+                    outbound.append(out)
+            if taken:
+                log.info(
+                    "cancelling %d working order(s)%s: %s", taken, f" of {symbol}" if symbol else "", reason
+                )
+        for out in outbound:
+            self._transmit(out)
+        return taken
+
+    def being_cancelled(self) -> list[str]:
+        """ClOrdIDs of live orders the gateway is seeing through to their end."""
+        with self._lock:
+            return [self._orders[k].cl_ord_id for k in self._cancel_intents if k in self._orders]
+
+    def check_pending(self) -> None:
+        """Follow requests up; called every few hundred milliseconds by the gateway's timer.
+
+        A request unanswered for `request_timeout_ms` gets an OrderStatusRequest(35=H); if that
+        goes unanswered as long again, the request is given up (logged and recorded as an
+        anomaly) so the order can be cancelled or replaced anew. Orders that must end get their
+        cancel sent again, paced, until they are final or their deadline passes."""
+        outbound: list[_Outbound] = []
+        with self._lock:
+            now = self._clock_ns()
+            timeout_ns = self._follow_up.request_timeout_ms * 1_000_000
+            for order_key, pending in list(self._pending.items()):
+                if now - pending.since_ns < timeout_ns:
+                    continue
+                order = self._orders.get(order_key)
+                if order is None:
+                    del self._pending[order_key]
+                    continue
+                step = step_request(pending.phase, RequestEvent.TIMED_OUT)
+                if step.ask_status:
+                    pending.phase = RequestPhase.STATUS_ASKED
+                    pending.since_ns = now
+                    self._ledger.set_request_state(pending.cl_ord_id, "in_doubt", "timed out", now)
+                    log.warning(
+                        "%s request %s for order %s unanswered after %d ms: asking the venue for its status",
+                        pending.kind,
+                        pending.cl_ord_id,
+                        order.cl_ord_id,
+                        self._follow_up.request_timeout_ms,
+                    )
+                    if self._sender.session_ready(order.session):
+                        outbound.append(self._status_request(order))
+                    continue
+                self.counters["requests_timed_out"] += 1
+                log.warning(
+                    "%s request %s for order %s: no answer, nor to the status request; given up",
+                    pending.kind,
+                    pending.cl_ord_id,
+                    order.cl_ord_id,
+                )
+                with self._ledger.transaction():
+                    self._ledger.record_anomaly(
+                        kind="request_timed_out",
+                        reason=f"{pending.kind} request {pending.cl_ord_id} and the status request "
+                        "after it went unanswered",
+                        now_ns=now,
+                        session=order.session,
+                        order_key=order_key,
+                        cl_ord_id=pending.cl_ord_id,
+                    )
+                    order = self._clear_pending(order, RequestEvent.TIMED_OUT, now, "no answer")
+                    self._ledger.update_order(order)
+                self._orders[order_key] = order
+            retry_ns = self._follow_up.cancel_retry_interval_ms * 1_000_000
+            for order_key, intent in list(self._cancel_intents.items()):
+                order = self._orders.get(order_key)
+                if order is None or order.is_final:
+                    del self._cancel_intents[order_key]
+                    continue
+                if now >= intent.deadline_ns:
+                    del self._cancel_intents[order_key]
+                    log.warning(
+                        "order %s (%s) still working after the cancel deadline (%s)",
+                        order.cl_ord_id,
+                        order.symbol,
+                        intent.reason,
+                    )
+                    continue
+                if now - intent.last_try_ns >= retry_ns:
+                    out = self._cancel_if_free(order, now)
+                    if out is not None:
+                        self.counters["cancel_retries"] += 1
+                        outbound.append(out)
+        for out in outbound:
+            self._transmit(out)
+
+    def _cancel_if_free(self, order: Order, now: int) -> _Outbound | None:
+        """Prepare the cancel of an order that must end, if nothing is in flight for it and its
+        session can take it (called under the lock)."""
+        if order.is_final or order.pending or not self._sender.session_ready(order.session):
+            return None
+        intent = self._cancel_intents.get(order.order_key)
+        if intent is not None:
+            intent.last_try_ns = now
+        return self._prepare_cancel(order, now)
+
+    def _prepare_cancel(self, order: Order, now: int) -> _Outbound:
+        request_id = self._write_ahead_request(order, MsgType.ORDER_CANCEL_REQUEST, "cancel", now)
+        fields: list[tuple[int, str]] = [(41, order.cl_ord_id), (11, request_id)]
+        if order.order_id:
+            fields.append((37, order.order_id))
+        fields += [
+            (55, order.symbol),
+            (54, order.side.value),
+            (60, fix_timestamp(now)),
+            (38, str(order.order_qty)),
+        ]
+        return _Outbound(order.session, MsgType.ORDER_CANCEL_REQUEST, fields, order.order_key, request_id)
+
+    def _status_request(self, order: Order) -> _Outbound:
+        fields: list[tuple[int, str]] = [(11, order.cl_ord_id)]
+        if order.order_id:
+            fields.append((37, order.order_id))
+        fields += [(55, order.symbol), (54, order.side.value)]
+        return _Outbound(
+            order.session, MsgType.ORDER_STATUS_REQUEST, fields, order.order_key, order.cl_ord_id
+        )
+
+    def _send(self, outbound: _Outbound) -> bool:
+        """Hand one message to QuickFIX. Never called with `_lock` held (see the lock order
+        above); an exception from the engine counts as not sent."""
+        try:
+            return bool(self._sender.send(outbound.session, outbound.msg_type, outbound.fields))
+        except Exception:
+            log.exception(
+                "%s(35=%s) %s: the FIX engine raised", "request", outbound.msg_type, outbound.request_id
+            )
+            return False
+
+    def _transmit(self, outbound: _Outbound) -> bool:
+        """Send a cancel, replace or status request; a cancel or replace QuickFIX refused will
+        never reach the venue, so its pending mark is cleared at once."""
+        sent = self._send(outbound)
+        if not sent and outbound.msg_type in (
+            MsgType.ORDER_CANCEL_REQUEST,
+            MsgType.ORDER_CANCEL_REPLACE_REQUEST,
+        ):
+            log.warning("%s(35=%s) %s was not sent", "request", outbound.msg_type, outbound.request_id)
+            with self._lock:
+                order = self._orders.get(outbound.order_key)
+                pending = self._pending.get(outbound.order_key)
+                if order is not None and pending is not None and pending.cl_ord_id == outbound.request_id:
+                    now = self._clock_ns()
+                    with self._ledger.transaction():
+                        order = self._clear_pending(order, RequestEvent.NOT_SENT, now, "not sent")
+                        self._ledger.update_order(order)
+                    self._orders[outbound.order_key] = order
+        return sent
+
+    def _clear_pending(self, order: Order, event: RequestEvent, now: int, text: str | None) -> Order:
+        """Apply a request event that ends the order's pending request (inside a transaction);
+        returns the order without its pending mark."""
+        pending = self._pending.get(order.order_key)
+        if pending is not None:
+            step = step_request(pending.phase, event)
+            if step.phase is None:
+                del self._pending[order.order_key]
+                if step.row_state is not None:
+                    self._ledger.set_request_state(pending.cl_ord_id, step.row_state, text, now)
+            else:
+                pending.phase = step.phase
+                pending.since_ns = now
+                return order
+        return replace(order, pending="", updated_ns=now) if order.pending else order
 
     def _write_ahead_request(
         self,
@@ -348,10 +634,13 @@ class OrderManager:
             self._ledger.update_order(updated)
         self._orders[order.order_key] = updated
         self._order_key_by_cl_ord_id[request_id] = order.order_key
+        self._pending[order.order_key] = _PendingRequest(
+            cl_ord_id=request_id, kind=pending, phase=RequestPhase.AWAITING, since_ns=now
+        )
         return request_id
 
     def halt(self, reason: str) -> None:
-        """Kill switch: refuse every new order from now on (cancels are still allowed)."""
+        """Kill switch: refuse every new order and replace from now on (cancels still go)."""
         with self._lock:
             self._halted = reason or "halted"
             log.info("trading halted: %s", self._halted)
@@ -366,7 +655,8 @@ class OrderManager:
             order = self._live_order(cl_ord_id)
             if order is None or not self._sender.session_ready(order.session):
                 return False
-            return self._send_status_request(order)
+            outbound = self._status_request(order)
+        return self._send(outbound)
 
     def working_orders(self, symbol: str) -> Sequence[WorkingOrderView]:
         with self._lock:
@@ -383,7 +673,7 @@ class OrderManager:
                     order_qty=o.order_qty,
                     leaves_qty=o.leaves_qty,
                     cum_qty=o.cum_qty,
-                    pending=o.pending,
+                    pending=o.pending or ("cancel" if o.order_key in self._cancel_intents else ""),
                 )
                 for o in self._orders.values()
                 if o.symbol == symbol and not o.is_final
@@ -439,11 +729,12 @@ class OrderManager:
         the answers settle orders whose reports were lost with a crash or a disconnect, and
         orders written ahead but never sent. Returns how many requests were sent."""
         with self._lock:
-            sent = 0
-            for order in list(self._orders.values()):
-                if order.session == session and not order.is_final and self._send_status_request(order):
-                    sent += 1
-            return sent
+            outbound = [
+                self._status_request(order)
+                for order in self._orders.values()
+                if order.session == session and not order.is_final
+            ]
+        return sum(1 for out in outbound if self._send(out))
 
     def on_execution_report(self, report: ExecutionReported) -> ExecutionOutcome:
         """Apply one ExecutionReport(35=8). Raises UnknownOrderError for a report about an order
@@ -462,15 +753,22 @@ class OrderManager:
                 )
             was_final = order.is_final
             now = self._clock_ns()
-            transition = apply_execution(order.status, report.exec_type, report.ord_status)
+            reported = effective_status(
+                report.exec_type,
+                report.ord_status,
+                cum_qty=report.cum_qty,
+                leaves_qty=report.leaves_qty,
+                order_qty=report.order_qty if report.order_qty is not None else order.order_qty,
+            )
+            transition = apply_execution(order.status, report.exec_type, reported)
             updated = self._next_order_state(order, report, transition, now)
             before = position = self._positions.get(order.symbol)
             fill_recorded = False
             with self._ledger.transaction():
-                stored = self._ledger.insert_execution_report(
+                report_id = self._ledger.insert_execution_report(
                     report, order_key=order.order_key, fits=transition.fits, late=transition.late
                 )
-                if not stored:
+                if report_id is None:
                     self.counters["duplicates"] += 1
                     return ExecutionOutcome(duplicate=True, order=order)
                 if not transition.fits:
@@ -488,7 +786,13 @@ class OrderManager:
                     position, fill_recorded = self._record_fill(order, report, position)
                 elif report.exec_type in (ExecType.TRADE_CANCEL, ExecType.TRADE_CORRECT):
                     position = self._record_bust_or_correction(order, report, position, now)
+                # fills the venue counts (CumQty) that no fill report brought: booked as inferred
+                if report.exec_type not in (ExecType.TRADE_CANCEL, ExecType.TRADE_CORRECT) and (
+                    report.cum_qty > order.cum_qty + (report.last_qty if fill_recorded else 0)
+                ):
+                    position = self._infer_missing_fills(order, report, report_id, position, now)
                 self._settle_request(order, report, now)
+                updated = self._settle_pending(updated, order, report, transition, now)
                 self._ledger.update_order(updated)
                 if position is not before and position is not None:
                     self._ledger.upsert_position(position, now)
@@ -504,13 +808,29 @@ class OrderManager:
                 self._forget(order.order_key)
             else:
                 self._orders[order.order_key] = updated
+            follow_up = self._follow_up_cancel(updated, now)
         if finished:
             # outside the lock: a thread the observer wakes (a decision waiting for this order)
             # can submit at once instead of queueing behind the rest of this report
             self._observer.order_finished(updated)
+        if follow_up is not None:
+            self._transmit(follow_up)
         return ExecutionOutcome(
             duplicate=False, order=updated, transition=transition, fill_recorded=fill_recorded
         )
+
+    def _follow_up_cancel(self, order: Order, now: int) -> _Outbound | None:
+        """An order that must end and has just become free of its request: its cancel now,
+        unless one was tried within the retry interval (the timer retries it)."""
+        intent = self._cancel_intents.get(order.order_key)
+        if intent is None:
+            return None
+        if order.is_final:
+            del self._cancel_intents[order.order_key]
+            return None
+        if now - intent.last_try_ns < self._follow_up.cancel_retry_interval_ms * 1_000_000:
+            return None
+        return self._cancel_if_free(order, now)
 
     def on_cancel_reject(self, reject: CancelRejected) -> Order | None:
         """OrderCancelReject(35=9): the cancel or replace did not happen; the order stays."""
@@ -539,16 +859,26 @@ class OrderManager:
                 ):
                     # fills only ever come from ExecutionReports: a final status here waits for them
                     status = reject.ord_status
-                updated = replace(order, pending="", status=status, last_text=reject.text, updated_ns=now)
+                updated = replace(order, status=status, last_text=reject.text, updated_ns=now)
+                pending = self._pending.get(order.order_key)
+                if pending is not None and pending.cl_ord_id == reject.cl_ord_id:
+                    updated = self._clear_pending(updated, RequestEvent.REJECTED, now, reject.text)
+                elif pending is None:
+                    updated = replace(updated, pending="")
                 self._ledger.update_order(updated)
+            follow_up = None
             if not updated.is_final:
                 self._orders[order.order_key] = updated
-            return updated
+                follow_up = self._follow_up_cancel(updated, now)
+        if follow_up is not None:
+            self._transmit(follow_up)
+        return updated
 
     def on_business_reject(self, ref_msg_type: str, ref_id: str | None, text: str, session: str) -> None:
         """BusinessMessageReject(35=j) about one of our requests (BusinessRejectRefID(379) = the
         ClOrdID). A rejected NewOrderSingle ends its order; a rejected cancel/replace ends the
         pending request; a rejected status request of an order the venue never saw ends it."""
+        follow_up = None
         with self._lock:
             if not ref_id:
                 return
@@ -557,23 +887,33 @@ class OrderManager:
                 return
             now = self._clock_ns()
             updated = order
-            if ref_msg_type == MsgType.NEW_ORDER_SINGLE or (
-                ref_msg_type == MsgType.ORDER_STATUS_REQUEST and order.status is OrdStatus.PENDING_NEW
-            ):
-                updated = replace(order, status=OrdStatus.REJECTED, pending="", leaves_qty=0, last_text=text)
-            elif ref_msg_type in (MsgType.ORDER_CANCEL_REQUEST, MsgType.ORDER_CANCEL_REPLACE_REQUEST):
-                updated = replace(order, pending="", last_text=text)
-            else:
-                return
-            updated = replace(updated, updated_ns=now)
             with self._ledger.transaction():
+                if ref_msg_type == MsgType.NEW_ORDER_SINGLE or (
+                    ref_msg_type == MsgType.ORDER_STATUS_REQUEST and order.status is OrdStatus.PENDING_NEW
+                ):
+                    updated = self._clear_pending(order, RequestEvent.REJECTED, now, text)
+                    updated = replace(
+                        updated, status=OrdStatus.REJECTED, pending="", leaves_qty=0, last_text=text
+                    )
+                elif ref_msg_type in (MsgType.ORDER_CANCEL_REQUEST, MsgType.ORDER_CANCEL_REPLACE_REQUEST):
+                    updated = self._clear_pending(order, RequestEvent.REJECTED, now, text)
+                    updated = replace(updated, pending="", last_text=text)
+                else:
+                    return
+                updated = replace(updated, updated_ns=now)
                 self._ledger.set_request_state(ref_id, "rejected", text, now)
                 self._ledger.update_order(updated)
             if updated.is_final:
+                self._pending.pop(order.order_key, None)
+                self._cancel_intents.pop(order.order_key, None)
                 self._forget(order.order_key)
-                self._observer.order_finished(updated)
             else:
                 self._orders[order.order_key] = updated
+                follow_up = self._follow_up_cancel(updated, now)
+        if updated.is_final:
+            self._observer.order_finished(updated)
+        if follow_up is not None:
+            self._transmit(follow_up)
 
     def quarantine(
         self, *, session: str, msg_type: str, seq_num: int | None, reason: str, answer: str, raw: str
@@ -595,6 +935,8 @@ class OrderManager:
     def _forget(self, order_key: str) -> None:
         """Drop a final order from memory; late reports about it are matched through the ledger."""
         self._orders.pop(order_key, None)
+        self._pending.pop(order_key, None)
+        self._cancel_intents.pop(order_key, None)
         stale = [cl for cl, key in self._order_key_by_cl_ord_id.items() if key == order_key]
         for cl_ord_id in stale:
             del self._order_key_by_cl_ord_id[cl_ord_id]
@@ -609,26 +951,39 @@ class OrderManager:
         return SubmitResult(accepted=False, cl_ord_id=cl_ord_id, reason=reason)
 
     def _check_limits(
-        self, symbol: str, side: Side, qty: int, ord_type: OrdType, price: Decimal | None
+        self,
+        symbol: str,
+        side: Side,
+        qty: int,
+        ord_type: OrdType,
+        price: Decimal | None,
+        *,
+        order_qty: int | None = None,
+        replacing: str | None = None,
     ) -> str:
+        """Why an order (or a replace: `replacing` names the order, `qty` its new remaining
+        quantity, `order_qty` its new total) may not go, or "" if it may. An order that moves
+        the position toward zero passes the position limit however far over it the position is,
+        so a position over its limit can always be reduced, in steps of max_order_qty."""
+        total = qty if order_qty is None else order_qty
         if qty <= 0:
             return f"quantity must be positive, got {qty}"
-        if qty > self._limits.max_order_qty:
-            return f"quantity {qty} exceeds max_order_qty {self._limits.max_order_qty}"
+        if total > self._limits.max_order_qty:
+            return f"quantity {total} exceeds max_order_qty {self._limits.max_order_qty}"
         if ord_type is OrdType.LIMIT:
             try:
                 if price is None or not price.is_finite() or price <= 0:
                     return "a limit order needs a positive price"
             except InvalidOperation:
                 return "a limit order needs a positive price"
-        live = [o for o in self._orders.values() if not o.is_final]
-        if len(live) >= self._limits.max_open_orders:
+        live = [o for o in self._orders.values() if not o.is_final and o.order_key != replacing]
+        if replacing is None and len(live) >= self._limits.max_open_orders:
             return f"{len(live)} open orders reached max_open_orders"
         position = self._positions.get(symbol)
         held = position.qty if position else 0
         working = sum(o.leaves_qty for o in live if o.symbol == symbol and o.side.sign == side.sign)
         worst = held + side.sign * (working + qty)
-        if abs(worst) > self._limits.max_position_qty:
+        if abs(worst) > self._limits.max_position_qty and abs(worst) >= abs(held):
             return f"position could reach {worst}, beyond max_position_qty {self._limits.max_position_qty}"
         return ""
 
@@ -653,13 +1008,6 @@ class OrderManager:
             if request is not None:
                 return self._orders.get(request.order_key) or self._ledger.order(request.order_key)
         return None
-
-    def _send_status_request(self, order: Order) -> bool:
-        fields: list[tuple[int, str]] = [(11, order.cl_ord_id)]
-        if order.order_id:
-            fields.append((37, order.order_id))
-        fields += [(55, order.symbol), (54, order.side.value)]
-        return self._sender.send(order.session, MsgType.ORDER_STATUS_REQUEST, fields)
 
     def _next_order_state(
         self, order: Order, report: ExecutionReported, transition: Transition, now: int
@@ -688,15 +1036,55 @@ class OrderManager:
             if price is not None:
                 changes["price"] = price
         if transition.status.is_final:
-            changes["pending"] = ""
             changes["leaves_qty"] = 0
-        elif (
-            order.pending == "new"
-            or (order.pending == "cancel" and report.exec_type is ExecType.CANCELED)
-            or (order.pending == "replace" and report.exec_type is ExecType.REPLACED)
-        ):
-            changes["pending"] = ""
         return replace(order, **changes)  # type: ignore[arg-type]
+
+    def _request_event(
+        self, pending: _PendingRequest, report: ExecutionReported, transition: Transition
+    ) -> RequestEvent | None:
+        """What an ExecutionReport means for the request the order is waiting for."""
+        exec_type = report.exec_type
+        if pending.kind == "new":
+            rejected = exec_type is ExecType.REJECTED or (
+                exec_type is ExecType.ORDER_STATUS and report.ord_status is OrdStatus.REJECTED
+            )
+            return RequestEvent.REJECTED if rejected else RequestEvent.ACCEPTED
+        answer, acknowledgement, status = (
+            (ExecType.CANCELED, ExecType.PENDING_CANCEL, OrdStatus.PENDING_CANCEL)
+            if pending.kind == "cancel"
+            else (ExecType.REPLACED, ExecType.PENDING_REPLACE, OrdStatus.PENDING_REPLACE)
+        )
+        if exec_type is answer:
+            return RequestEvent.ACCEPTED
+        if exec_type is acknowledgement:
+            return RequestEvent.ACKNOWLEDGED
+        if transition.status.is_final:
+            return RequestEvent.ORDER_ENDED
+        if exec_type is ExecType.ORDER_STATUS:
+            # the venue's own account of the order: without the pending state it does not
+            # have our request (lost on the way, never sent before a crash, gap-filled on resend)
+            return RequestEvent.ACKNOWLEDGED if report.ord_status is status else RequestEvent.UNKNOWN_AT_VENUE
+        return None
+
+    def _settle_pending(
+        self, updated: Order, order: Order, report: ExecutionReported, transition: Transition, now: int
+    ) -> Order:
+        pending = self._pending.get(order.order_key)
+        if pending is None:
+            # nothing in flight (or its mark outlived a restart without its request row)
+            return replace(updated, pending="") if updated.pending and updated.is_final else updated
+        event = self._request_event(pending, report, transition)
+        if event is None:
+            return updated
+        if event is RequestEvent.UNKNOWN_AT_VENUE:
+            log.warning(
+                "%s request %s for order %s: the venue's status (%s) shows no such request",
+                pending.kind,
+                pending.cl_ord_id,
+                order.cl_ord_id,
+                report.ord_status.name,
+            )
+        return self._clear_pending(updated, event, now, report.text)
 
     def _record_fill(
         self, order: Order, report: ExecutionReported, position: Position | None
@@ -716,20 +1104,134 @@ class OrderManager:
                 last_px=report.last_px,
                 transact_time=report.transact_time,
                 recv_ns=report.recv_ns,
+                trade_date=report.trading_day(),
             )
         )
         if not inserted:
             return position, False
+        if order.order_key in self._inferred_orders:
+            # the real fill replaces what was inferred for it instead of adding to it
+            return self._supersede_inferred(order, report, position), True
         base = position or Position(symbol=order.symbol)
         amount = FillAmount(signed_qty=order.side.sign * report.last_qty, px=report.last_px)
         return apply_fill(base, amount), True
+
+    def _supersede_inferred(
+        self, order: Order, report: ExecutionReported, position: Position | None
+    ) -> Position:
+        remaining = report.last_qty
+        for fill_id, inferred_qty in self._ledger.open_inferred_fills(order.order_key):
+            if remaining <= 0:
+                break
+            taken = min(remaining, inferred_qty)
+            self._ledger.supersede_inferred(
+                fill_id, remaining_qty=inferred_qty - taken, by_exec_id=report.exec_id
+            )
+            remaining -= taken
+        if not self._ledger.open_inferred_fills(order.order_key):
+            self._inferred_orders.discard(order.order_key)
+        log.info(
+            "fill %s of order %s replaces %d of its inferred quantity",
+            report.exec_id,
+            order.cl_ord_id,
+            report.last_qty - remaining,
+        )
+        return self._refold(order.symbol, position)
+
+    def _refold(self, symbol: str, position: Position | None) -> Position:
+        refolded = fold_fills(symbol, self._ledger.fill_amounts(symbol))
+        if position is not None and position.mark_px is not None:
+            refolded = refolded.marked(position.mark_px)
+        return refolded
+
+    def _infer_missing_fills(
+        self,
+        order: Order,
+        report: ExecutionReported,
+        report_id: int,
+        position: Position | None,
+        now: int,
+    ) -> Position | None:
+        """A report whose CumQty(14) exceeds the fills booked for the order (a fill the venue
+        made while its report was lost: after a logout, a sequence reset, a gap fill) books the
+        difference as an inferred fill, at the price AvgPx(6) implies for it, marked inferred,
+        with the report as its evidence, and raises it as an anomaly."""
+        booked_qty, booked_avg = self._ledger.order_fill_totals(order.order_key)
+        missing = report.cum_qty - booked_qty
+        if missing <= 0:
+            return position
+        booked_notional = (booked_avg or Decimal(0)) * booked_qty
+        px: Decimal | None = None
+        if report.avg_px is not None and report.avg_px > 0:
+            px = (report.avg_px * report.cum_qty - booked_notional) / missing
+            if px <= 0:
+                px = report.avg_px
+        elif order.price is not None:
+            px = order.price
+        elif report.last_px is not None and report.last_px > 0:
+            px = report.last_px
+        evidence = (
+            f"ExecutionReport ExecID {report.exec_id} (ExecType {report.exec_type.name}, OrdStatus "
+            f"{report.ord_status.name}) reports CumQty {report.cum_qty}; fills booked for the order: "
+            f"{booked_qty}"
+        )
+        if px is None:
+            self._ledger.record_anomaly(
+                kind="missing_fill_unpriced",
+                reason=evidence + f"; {missing} unbooked and no price to infer them at",
+                now_ns=now,
+                session=report.session,
+                order_key=order.order_key,
+                cl_ord_id=report.cl_ord_id,
+                exec_id=report.exec_id,
+                raw=report.raw,
+            )
+            log.error("order %s: %s; no price to book them at", order.cl_ord_id, evidence)
+            return position
+        px = px.quantize(Decimal("1E-8")).normalize() if px != px.to_integral() else px.to_integral()
+        self._ledger.insert_fill(
+            Fill(
+                session=report.session,
+                exec_id=f"inferred-{report_id}",
+                order_key=order.order_key,
+                cl_ord_id=report.cl_ord_id,
+                order_id=report.order_id,
+                symbol=order.symbol,
+                side=order.side,
+                last_qty=missing,
+                last_px=px,
+                transact_time=report.transact_time,
+                recv_ns=report.recv_ns,
+                trade_date=report.trading_day(),
+                inferred=True,
+                evidence_report_id=report_id,
+            )
+        )
+        self._ledger.record_anomaly(
+            kind="inferred_fill",
+            reason=evidence + f"; booked {missing} at {px} as an inferred fill",
+            now_ns=now,
+            session=report.session,
+            order_key=order.order_key,
+            cl_ord_id=report.cl_ord_id,
+            exec_id=report.exec_id,
+            raw=report.raw,
+        )
+        self._inferred_orders.add(order.order_key)
+        self.counters["inferred_fills"] += 1
+        log.warning(
+            "order %s: %s; booked %d at %s as an inferred fill", order.cl_ord_id, evidence, missing, px
+        )
+        base = position or Position(symbol=order.symbol)
+        return apply_fill(base, FillAmount(signed_qty=order.side.sign * missing, px=px))
 
     def _record_bust_or_correction(
         self, order: Order, report: ExecutionReported, position: Position | None, now: int
     ) -> Position | None:
         ref = report.exec_ref_id
-        original = self._ledger.fill(report.session, ref) if ref else None
-        if original is None:
+        # ExecRefID(19) names a fill of this order chain (ExecIDs repeat across trading days)
+        original = self._ledger.fill(report.session, ref, order.order_key) if ref else None
+        if original is None or original.fill_id is None:
             self._ledger.record_anomaly(
                 kind="bust_or_correction_of_unknown_fill",
                 reason=f"ExecType(150)={report.exec_type.value} refers to ExecRefID(19) {ref!r}, "
@@ -743,29 +1245,23 @@ class OrderManager:
             )
             return position
         if report.exec_type is ExecType.TRADE_CANCEL:
-            self._ledger.bust_fill(report.session, original.exec_id, report.exec_id)
+            self._ledger.bust_fill(original.fill_id, report.exec_id)
         else:
             if report.last_px is None:
                 raise MessageError(f"correction {report.exec_id} has no LastPx(31)", tag=31)
             self._ledger.correct_fill(
-                report.session,
-                original.exec_id,
+                original.fill_id,
                 last_qty=report.last_qty,
                 last_px=report.last_px,
                 corrected_by=report.exec_id,
             )
-        refolded = fold_fills(order.symbol, self._ledger.fill_amounts(order.symbol))
-        if position is not None and position.mark_px is not None:
-            refolded = refolded.marked(position.mark_px)
-        return refolded
+        return self._refold(order.symbol, position)
 
     def _settle_request(self, order: Order, report: ExecutionReported, now: int) -> None:
-        """Mark the request a report answers: accepted or rejected."""
+        """Mark the request a report answers as accepted (a cancel or replace the venue carried
+        out, even one the gateway had stopped waiting for)."""
         if report.exec_type in (ExecType.CANCELED, ExecType.REPLACED) and report.cl_ord_id != order.order_key:
             self._ledger.set_request_state(report.cl_ord_id, "accepted", None, now)
-        elif order.pending == "new" and report.cl_ord_id == order.order_key:
-            state = "rejected" if report.exec_type is ExecType.REJECTED else "accepted"
-            self._ledger.set_request_state(report.cl_ord_id, state, report.text, now)
 
     def _count(self, order: Order, report: ExecutionReported, transition: Transition) -> None:
         if not transition.fits:

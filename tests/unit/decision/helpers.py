@@ -153,6 +153,13 @@ class RecordingOrderPort:
         self.orders.pop(cl_ord_id, None)
         return SubmitResult(accepted=True, cl_ord_id=cl_ord_id)
 
+    def cancel_working(self, symbol: str | None = None, *, reason: str) -> int:
+        self.calls.append(("cancel_working", dict(symbol=symbol, reason=reason)))
+        doomed = [c for c, o in self.orders.items() if symbol is None or o.symbol == symbol]
+        for cl_ord_id in doomed:
+            self.orders.pop(cl_ord_id)
+        return len(doomed)
+
     def replace(
         self, cl_ord_id: str, *, qty: int | None = None, price: Decimal | None = None
     ) -> SubmitResult:

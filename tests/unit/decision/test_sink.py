@@ -242,7 +242,7 @@ def test_gap_requests_a_snapshot_cancels_and_recovers_on_the_snapshot(tmp_path, 
     )
 
     assert snapshots == ["ACME"]
-    assert orders.names()[-1] == "cancel" and not orders.orders
+    assert orders.names()[-1] == "cancel_working" and not orders.orders
     assert sink.fallback_reason("ACME") == "sequence_gap"
     sink.on_market_data(
         snapshot("ACME", rpt_seq=9, bids=[("99.99", 10)], asks=[("100.01", 10)], seq=4, sending_ns=T0_NS),

@@ -136,7 +136,7 @@ def test_a_version_1_ledger_is_migrated_with_its_rows_kept(tmp_path):
 
     ledger = open_ledger(path)
 
-    assert ledger.schema_version() == SCHEMA_VERSION == 2
+    assert ledger.schema_version() == SCHEMA_VERSION == 3
     assert [o.order_key for o in ledger.live_orders()] == ["1-1"]
     ledger.write_ahead_order(limit_order("2-1", created_ns=9))
     assert ledger.request("2-1") is not None
