@@ -51,6 +51,13 @@ class FillAmount:
     px: Decimal
 
 
+def moves_toward_zero(held: int, reached: int) -> bool:
+    """A position going from `held` to `reached` shrinks without crossing zero: such an order
+    only reduces risk, so a position limit never stops it (a position over its limit must
+    always be reducible, in as many steps as the order size limit needs)."""
+    return held != 0 and abs(reached) < abs(held) and (reached == 0 or (reached > 0) == (held > 0))
+
+
 def apply_fill(position: Position, fill: FillAmount) -> Position:
     """The position after one fill. Closing quantity realizes PnL against the average cost;
     a fill that flips the position opens the remainder at the fill price."""

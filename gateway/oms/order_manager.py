@@ -44,7 +44,7 @@ from gateway.domain.fix_values import ExecType, MsgType, OrdStatus, OrdType, Sid
 from gateway.domain.order_states import Transition, apply_execution, effective_status
 from gateway.domain.orders import Fill, Order, OrderRequest
 from gateway.domain.ports import PositionView, SubmitResult, WorkingOrderView
-from gateway.domain.positions import FillAmount, Position, apply_fill, fold_fills
+from gateway.domain.positions import FillAmount, Position, apply_fill, fold_fills, moves_toward_zero
 from gateway.domain.requests import RequestEvent, RequestPhase, step_request
 from gateway.ledger.store import Ledger
 from gateway.oms.ports import NoObserver, OrderObserver, OrderSender
@@ -983,7 +983,7 @@ class OrderManager:
         held = position.qty if position else 0
         working = sum(o.leaves_qty for o in live if o.symbol == symbol and o.side.sign == side.sign)
         worst = held + side.sign * (working + qty)
-        if abs(worst) > self._limits.max_position_qty and abs(worst) >= abs(held):
+        if abs(worst) > self._limits.max_position_qty and not moves_toward_zero(held, worst):
             return f"position could reach {worst}, beyond max_position_qty {self._limits.max_position_qty}"
         return ""
 

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Final
 
+from gateway.domain.positions import moves_toward_zero
+
 ALLOWED: Final = "ok"
 
 
@@ -54,7 +56,7 @@ def check_order(
             allowed=False, reason=f"notional {notional} exceeds max_notional {limits.max_notional}"
         )
     worst_position = position_qty + side_sign * (working_same_side_qty + qty)
-    if abs(worst_position) > limits.max_position_qty and abs(worst_position) > abs(position_qty):
+    if abs(worst_position) > limits.max_position_qty and not moves_toward_zero(position_qty, worst_position):
         return RiskVerdict(
             allowed=False,
             reason=f"position would reach {worst_position}, "

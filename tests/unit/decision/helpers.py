@@ -17,7 +17,7 @@ import onnx
 import quickfix as fix
 from onnx import TensorProto, helper
 
-from gateway.domain.ports import PositionView, SinkContext, SubmitResult, WorkingOrderView
+from gateway.domain.ports import OrderPort, PositionView, SinkContext, SubmitResult, WorkingOrderView
 from gateway.features import kernels
 from gateway.inference.registry import ModelRegistry
 from gateway.inference.training import train_mlp
@@ -203,7 +203,7 @@ class Clock:
 
 def context(
     tmp_path: Path,
-    orders: RecordingOrderPort,
+    orders: OrderPort,
     *,
     table: dict[str, Any] | None = None,
     symbols: Sequence[str] = ("ACME",),

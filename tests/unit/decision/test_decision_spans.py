@@ -51,7 +51,7 @@ def _run_traced_decisions(
         "store_flush_ms": 10,
         "execution": {"style": "marketable", "cap_ticks": 2},
     }
-    sink = build_sink(context(tmp_path, oms, table=table))  # type: ignore[arg-type]
+    sink = build_sink(context(tmp_path, oms, table=table))
     market = SyntheticMarket()
     sent: list[str] = []
     try:

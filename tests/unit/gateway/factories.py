@@ -8,7 +8,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TypeVar
 
-from gateway.config import LimitsSection
+from gateway.config import LimitsSection, OrdersSection
 from gateway.domain.events import ExecutionReported
 from gateway.domain.fix_values import ExecType, OrdStatus, OrdType, Side, TimeInForce
 from gateway.domain.orders import Order
@@ -113,6 +113,8 @@ def make_oms(
     sender: RecordingSender | None = None,
     limits: LimitsSection | None = None,
     observer: RecordingObserver | None = None,
+    clock: FakeClock | None = None,
+    follow_up: OrdersSection | None = None,
 ) -> tuple[OrderManager, Ledger, RecordingSender]:
     ledger = ledger or make_ledger(tmp_path)
     sender = sender or RecordingSender()
@@ -123,8 +125,9 @@ def make_oms(
         routes={s: Route(venue="SIM", session=SESSION) for s in ("ACME", "BOLT")},
         limits=limits or LimitsSection(),
         run_id=run_id,
-        clock_ns=FakeClock(),
+        clock_ns=clock or FakeClock(),
         observer=observer,
+        follow_up=follow_up,
     )
     return oms, ledger, sender
 
@@ -150,6 +153,11 @@ def report(
     price: str | None = None,
     poss_dup: bool = False,
     session: str = SESSION,
+    avg_px: str | None = None,
+    order_id: str = "O1",
+    transact_time: str | None = None,
+    trade_date: str | None = None,
+    text: str | None = None,
 ) -> ExecutionReported:
     return ExecutionReported(
         session=session,
@@ -158,7 +166,7 @@ def report(
         ord_status=ord_status,
         cl_ord_id=cl_ord_id,
         orig_cl_ord_id=orig_cl_ord_id,
-        order_id="O1",
+        order_id=order_id,
         symbol=symbol,
         side=side,
         order_qty=order_qty,
@@ -167,12 +175,13 @@ def report(
         last_px=Decimal(last_px) if last_px else None,
         cum_qty=cum_qty,
         leaves_qty=leaves_qty,
-        avg_px=None,
+        avg_px=Decimal(avg_px) if avg_px else None,
         exec_ref_id=exec_ref_id,
-        text=None,
+        text=text,
         poss_dup=poss_dup,
-        transact_time=None,
+        transact_time=transact_time,
         recv_ns=1,
         seq_num=1,
         raw="8=FIX.4.4|35=8|",
+        trade_date=trade_date,
     )
