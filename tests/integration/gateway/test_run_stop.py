@@ -1,12 +1,14 @@
 """`fixgw run` stopping on SIGTERM with orders resting at the real simulator: with [orders]
 cancel_on_stop (the default) it cancels them, waits for the answers and says so on its last
-line; with cancel_on_stop = false it leaves them at the venue and names them.
+line; with cancel_on_stop = false it leaves them at the venue and names them; with
+keep_gtc_on_stop = true it cancels all but the GTC ones, and names those.
 
 The built-in strategy places the orders (one in three joins the touch and rests); its
 reprice/cancel timers are pushed out of reach so that only the stop can end a resting order. Once
 an order rests, the market is paused (no background trading, no market data, so no new
 decisions): the set of working orders is then fixed, and the test compares it before and after
-the stop.
+the stop. The GTC case needs orders the strategy does not send: they are placed by an
+in-process gateway on the same ledger, and `fixgw run` takes them over at its start.
 """
 
 from __future__ import annotations
@@ -18,12 +20,17 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from decimal import Decimal
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from tests.integration.gateway.harness import (
     REPO_ROOT,
     assert_ledger_matches_venue,
+    load,
+    oms_of,
+    running_gateway,
     wait_until,
     write_gateway_toml,
 )
@@ -119,6 +126,12 @@ def rest_an_order(sim: SimulatorProcess, ledger: Path, attempts: int = 5) -> dic
     raise AssertionError(f"no order stayed resting in {attempts} attempts")
 
 
+def resting(gateway: Any, cl_ord_id: str) -> bool:
+    """The order is New at the venue, nothing in flight (for wait_until)."""
+    order = oms_of(gateway).order(cl_ord_id)
+    return order is not None and order.status.value == "0" and not order.pending
+
+
 def stop(process: subprocess.Popen[bytes], stdout: Path) -> list[str]:
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=45) == 0, stdout.read_text(errors="replace")
@@ -150,7 +163,7 @@ def test_sigterm_cancels_the_working_orders_and_says_none_is_left(tmp_path):
                 f"SELECT state FROM order_requests WHERE order_key = '{order_key}' AND msg_type = 'F'",
             )
             assert cancels == [("accepted",)], (order_key, cancels)
-        assert "cancelling" in (gw / "state" / "gateway.log").read_text()
+        assert "working order(s): winding down" in (gw / "state" / "gateway.log").read_text()
         assert assert_ledger_matches_venue(ledger, sim.control) > 0
     finally:
         sim.stop()
@@ -177,5 +190,51 @@ def test_sigterm_with_cancel_on_stop_off_leaves_the_orders_working_and_names_the
         assert ledger_live(ledger) == resting
         assert query(ledger, "SELECT count(*) FROM order_requests WHERE msg_type = 'F'") == [(0,)]
         assert assert_ledger_matches_venue(ledger, sim.control) > 0
+    finally:
+        sim.stop()
+
+
+def test_sigterm_with_keep_gtc_on_stop_cancels_the_day_order_and_leaves_the_gtc_one(tmp_path):
+    sim = start_simulator(tmp_path, md_interval_ms=50)
+    try:
+        gw = tmp_path / "gw"
+        config = write_gateway_toml(gw, sim.port, extra="\n[orders]\nkeep_gtc_on_stop = true\n")
+        ledger = gw / "state" / "ledger.sqlite"
+        wait_until(lambda: (b := sim.control.book("ACME", 5))["bids"] and b["asks"], 10, "a two-sided book")
+        sim.control.pause_market()
+        price = Decimal(sim.control.book("ACME", 5)["bids"][-1][0]) - 20 * Decimal("0.01")
+
+        # an earlier run leaves a GTC and a Day buy resting far below the touch
+        with running_gateway(load(config, sim.port)) as gateway:
+            placed = {}
+            for tif, qty in (("1", 2), ("0", 3)):
+                result = oms_of(gateway).submit(
+                    symbol="ACME", side="1", qty=qty, ord_type="2", price=price, tif=tif
+                )
+                assert result.accepted and result.cl_ord_id, result.reason
+                placed[tif] = result.cl_ord_id
+            for cl_ord_id in placed.values():
+                wait_until(partial(resting, gateway, cl_ord_id), 10, f"{cl_ord_id} to rest")
+        assert len(venue_working(sim)) == 2
+
+        # `fixgw run` takes them over (their status asked at logon), then is stopped
+        with fixgw_run(config, tmp_path) as (process, stdout):
+            wait_until(
+                lambda: (
+                    query(ledger, "SELECT count(*) FROM execution_reports WHERE exec_type = 'I'") == [(2,)]
+                ),
+                30,
+                "the status replies at logon",
+            )
+            lines = stop(process, stdout)
+
+        gtc, day = placed["1"], placed["0"]
+        assert lines[-2] == "fixgw run: stopping with 1 order(s) still working:", lines
+        assert lines[-1].startswith(f"  {gtc} ACME BUY 2@") and " GTC " in lines[-1], lines
+        statuses = dict(query(ledger, "SELECT order_key, status FROM orders"))
+        assert statuses == {gtc: "0", day: "4"}, statuses
+        [working] = venue_working(sim).values()
+        assert (working["cl_ord_id"], working["time_in_force"]) == (gtc, "1"), working
+        assert assert_ledger_matches_venue(ledger, sim.control) == 0
     finally:
         sim.stop()
