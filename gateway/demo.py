@@ -257,7 +257,10 @@ def _venue_check(ledger_path: Path, control_port: int) -> str:
     try:
         ours = {
             row["exec_id"]: (row["last_qty"], Decimal(row["last_px"]), bool(row["busted"]))
-            for row in db.query("SELECT exec_id, last_qty, last_px, busted FROM fills WHERE NOT (inferred = 1 AND last_qty = 0)")
+            for row in db.query(
+                "SELECT exec_id, last_qty, last_px, busted FROM fills"
+                " WHERE NOT (inferred = 1 AND last_qty = 0)"
+            )
         }
     finally:
         db.close()

@@ -36,7 +36,7 @@ KEY = "FIX.4.4:FIXGW->FIXSIM"
 DEADLOCK_EXIT = 3
 
 
-class SilentVenue(fix.Application):  # type: ignore[misc]
+class SilentVenue(fix.Application):
     def onCreate(self, session_id: Any) -> None: ...
     def onLogon(self, session_id: Any) -> None: ...
     def onLogout(self, session_id: Any) -> None: ...
@@ -46,7 +46,7 @@ class SilentVenue(fix.Application):  # type: ignore[misc]
     def fromApp(self, message: Any, session_id: Any) -> None: ...
 
 
-class SlowDisconnectLog(fix.Log):  # type: ignore[misc]
+class SlowDisconnectLog(fix.Log):
     """Sleeps inside Session::disconnect, after it took the session mutex."""
 
     def __init__(self, name: str, disconnecting: threading.Event) -> None:
@@ -65,7 +65,7 @@ class SlowDisconnectLog(fix.Log):  # type: ignore[misc]
             time.sleep(0.5)
 
 
-class SlowDisconnectLogFactory(fix.LogFactory):  # type: ignore[misc]
+class SlowDisconnectLogFactory(fix.LogFactory):
     def __init__(self, disconnecting: threading.Event) -> None:
         super().__init__()
         self.disconnecting = disconnecting

@@ -116,7 +116,9 @@ def load(path: Path, port: int) -> GatewayConfig:
 
 def ledger_fills(ledger_path: Path) -> dict[str, tuple[int, Decimal, bool]]:
     with contextlib.closing(sqlite3.connect(ledger_path)) as db:
-        rows = db.execute("SELECT exec_id, last_qty, last_px, busted FROM fills WHERE NOT (inferred = 1 AND last_qty = 0)").fetchall()
+        rows = db.execute(
+            "SELECT exec_id, last_qty, last_px, busted FROM fills WHERE NOT (inferred = 1 AND last_qty = 0)"
+        ).fetchall()
     return {r[0]: (r[1], Decimal(r[2]), bool(r[3])) for r in rows}
 
 

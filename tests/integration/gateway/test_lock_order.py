@@ -24,7 +24,7 @@ def test_a_disconnect_racing_a_cancel_from_another_thread_does_not_deadlock(tmp_
         )
     except subprocess.TimeoutExpired as exc:
         raise AssertionError(
-            f"the scenario hung for {SCENARIO_TIMEOUT_S} s:\n{exc.stdout}\n{exc.stderr}"
+            f"the scenario hung for {SCENARIO_TIMEOUT_S} s:\n{exc.stdout!r}\n{exc.stderr!r}"
         ) from exc
 
     assert done.returncode == 0, (
