@@ -22,7 +22,7 @@ import math
 import os
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -43,6 +43,7 @@ from gateway.fix.marketdata_codec import FastDecoder, decode_raw
 from gateway.inference.registry import ModelRecord, ModelRegistry, RegistryError
 from gateway.inference.runner import ModelLoadError, OnnxRunner
 from gateway.marketdata.book import (
+    REASON_GAP,
     REASON_NO_SNAPSHOT,
     REASON_STALE,
     DataIssue,
@@ -308,14 +309,23 @@ class DecisionSink:
             try:
                 with self._lock:
                     self._flush()
-                now = time.monotonic_ns()
-                if now >= next_poll:
-                    next_poll = now + poll_ns
-                    self._poll_registry()
-                    self._poll_kill_switch()
-                    self._check_quiet()
             except Exception:
-                log.exception("decision recorder thread: flush or registry poll failed; retrying")
+                log.exception("decision recorder thread: flush failed; retrying")
+            now = time.monotonic_ns()
+            if now < next_poll:
+                continue
+            next_poll = now + poll_ns
+            # Each duty on its own: a safety check must never wait for bookkeeping to succeed.
+            for duty in (
+                self._poll_kill_switch,
+                self._check_quiet,
+                self._keep_cancelling_on_unusable_books,
+                self._poll_registry,
+            ):
+                try:
+                    duty()
+                except Exception:
+                    log.exception("decision recorder thread: %s failed; retrying", duty.__name__)
 
     def _poll_registry(self) -> None:
         generation = self._registry.generation()
@@ -331,6 +341,24 @@ class DecisionSink:
             now = self._ctx.clock_ns()
             for issue in self._market.check_quiet(now):
                 self._on_issue(issue, now)
+
+    def _keep_cancelling_on_unusable_books(self, symbols: Iterable[str] | None = None) -> None:
+        """The issue that makes a book unusable is raised once, but an order whose request was in
+        flight then is free to cancel only later, and one the venue refused to cancel is still
+        working: while the book stays unusable, whatever works on it is cancelled again (the
+        order manager's cancel_working is idempotent)."""
+        if not self._config.trade:
+            return
+        books = self._market.books
+        for symbol in list(self._fallback_state) if symbols is None else symbols:
+            reason = self._fallback_state.get(symbol, "")
+            if reason not in (REASON_STALE, REASON_GAP):
+                continue
+            book = books.get(symbol)
+            if book is None or book.usable:
+                continue
+            if self._orders.working_orders(symbol):
+                self._orders.cancel_working(symbol, reason=f"market data unusable: {reason}")
 
     def _poll_kill_switch(self) -> None:
         path = self._config.risk.kill_switch_file
@@ -360,6 +388,7 @@ class DecisionSink:
                 self._ticklog.session_down(now)
             for issue in self._market.session_down():
                 self._on_issue(issue, now)
+            self._keep_cancelling_on_unusable_books()
         except Exception:
             self.stats.errors += 1
             log.exception("decision path: on_session_down failed")
@@ -419,8 +448,10 @@ class DecisionSink:
         if self._market.waiting:
             # Unusable until a snapshot: ask again until one arrives (a request or its answer
             # can be lost, and a feed that resumes never says so by itself).
-            for symbol in list(self._market.waiting):
+            waiting = list(self._market.waiting)
+            for symbol in waiting:
                 self._request_snapshot(symbol, recv_ns)
+            self._keep_cancelling_on_unusable_books(waiting)
         if not touched:
             return
         books = self._market.books

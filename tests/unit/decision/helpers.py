@@ -155,7 +155,11 @@ class RecordingOrderPort:
 
     def cancel_working(self, symbol: str | None = None, *, reason: str) -> int:
         self.calls.append(("cancel_working", dict(symbol=symbol, reason=reason)))
-        doomed = [c for c, o in self.orders.items() if symbol is None or o.symbol == symbol]
+        # as the order manager does: an order with a request in flight is cancelled only once
+        # the request is answered (the sink asks again while the book stays unusable)
+        doomed = [
+            c for c, o in self.orders.items() if (symbol is None or o.symbol == symbol) and not o.pending
+        ]
         for cl_ord_id in doomed:
             self.orders.pop(cl_ord_id)
         return len(doomed)

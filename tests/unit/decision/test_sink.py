@@ -3,9 +3,10 @@ real SQLite feature store, orders out through a recording OrderPort."""
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -545,3 +546,61 @@ def test_a_fault_on_every_message_is_logged_once_a_second_not_per_tick(
 
     assert sink.stats.errors == 21
     assert len([r for r in caplog.records if "tick dropped" in r.getMessage()]) == 1
+
+
+def _first_order(sink: DecisionSink, orders: RecordingOrderPort) -> str:
+    sink.on_market_data(
+        snapshot("ACME", rpt_seq=1, bids=[("99.99", 10)], asks=[("100.01", 10)], seq=2, sending_ns=T0_NS),
+        "s",
+        T0_NS,
+    )
+    (cl_ord_id,) = orders.orders
+    return cl_ord_id
+
+
+def _wait_for(condition: Callable[[], bool], timeout_s: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+def test_an_order_busy_with_a_replace_when_the_session_drops_is_cancelled_once_it_is_free(
+    tmp_path, orders, closing
+) -> None:
+    sink = _sink(tmp_path, orders, constant_model_bytes(1.0), {"full_position_bps": 1.0})
+    closing.append(sink)
+    cl_ord_id = _first_order(sink, orders)
+    orders.orders[cl_ord_id] = dataclasses.replace(orders.orders[cl_ord_id], pending="replace")
+
+    sink.on_session_down("FIX.4.4:FIXGW-MD->FIXSIM")
+    assert cl_ord_id in orders.orders  # its replace is still in flight
+    orders.orders[cl_ord_id] = dataclasses.replace(orders.orders[cl_ord_id], pending="")  # answered
+
+    # no more market data comes: the recorder thread asks again while the book stays unusable
+    assert _wait_for(lambda: cl_ord_id not in orders.orders)
+    assert sink.fallback_reason("ACME") == "stale_market_data"
+
+
+def test_an_order_busy_when_a_gap_opens_is_cancelled_by_the_next_message_while_waiting(
+    tmp_path, orders, closing
+) -> None:
+    sink = _sink(
+        tmp_path, orders, constant_model_bytes(1.0), {"full_position_bps": 1.0, "registry_poll_ms": 60_000}
+    )
+    closing.append(sink)
+    cl_ord_id = _first_order(sink, orders)
+    orders.orders[cl_ord_id] = dataclasses.replace(orders.orders[cl_ord_id], pending="new")
+    sink.on_market_data(
+        incremental([Inc("0", "0", "ACME", "99.98", 10, 5)], seq=3, sending_ns=T0_NS), "s", T0_NS
+    )
+    assert cl_ord_id in orders.orders
+    orders.orders[cl_ord_id] = dataclasses.replace(orders.orders[cl_ord_id], pending="")
+
+    sink.on_market_data(
+        incremental([Inc("1", "0", "ACME", "99.99", 11, 6)], seq=4, sending_ns=T0_NS), "s", T0_NS
+    )
+
+    assert cl_ord_id not in orders.orders
