@@ -33,6 +33,8 @@ _FINAL_STATUS_LIST = "(" + ", ".join(f"'{s.value}'" for s in sorted(FINAL_STATUS
 CHECKPOINT_INTERVAL_S = 0.2
 # past this many WAL frames (pages) the checkpointer restarts the WAL (4 MiB with 1 KiB pages)
 CHECKPOINT_RESTART_FRAMES = 4000
+# past this many WAL frames the writing thread checkpoints by itself (16 MiB with 1 KiB pages)
+WAL_WRITER_CHECKPOINT_FRAMES = 16000
 # the commit that starts a restarted WAL over cuts the file back to this size
 WAL_SIZE_LIMIT_BYTES = 4 * 1024 * 1024
 # how long a RESTART checkpoint waits for a gap between two commits (the writer is not held
@@ -98,7 +100,11 @@ class Ledger:
         the next open. Idempotent."""
         if self._checkpointer is not None:
             return
-        self._db.execute("PRAGMA wal_autocheckpoint = 0")
+        # A safety net, not the mechanism: past WAL_WRITER_CHECKPOINT_FRAMES (the background
+        # thread has fallen far behind, as under a sustained burst on a slow disk, or a commit
+        # loop that leaves it no gap) the committing thread checkpoints once itself, which no
+        # concurrent commit can interrupt, so the next commit starts the WAL over.
+        self._db.execute(f"PRAGMA wal_autocheckpoint = {WAL_WRITER_CHECKPOINT_FRAMES}")
         # after a burst the WAL file would keep its largest size; the commit that restarts it
         # truncates it back to this (one fstat per restart when it is already smaller)
         self._db.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT_BYTES}")

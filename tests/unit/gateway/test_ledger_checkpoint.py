@@ -93,11 +93,12 @@ def test_the_wal_stays_bounded_while_thousands_of_fills_commit(tmp_path: Path) -
 
 
 def test_without_the_checkpointer_the_hot_connection_would_let_the_wal_grow(tmp_path: Path) -> None:
-    """The control for the test above: the order path's connection does not checkpoint itself."""
+    """The control for the test above: below its safety net (WAL_WRITER_CHECKPOINT_FRAMES) the
+    order path's connection does not checkpoint itself."""
     db_path = tmp_path / "ledger.sqlite"
     ledger = _open_with_a_run(db_path)
     try:
-        ledger._checkpoint_stop.set()  # stop the thread, autocheckpoint stays off
+        ledger._checkpoint_stop.set()  # stop the thread; the writer's own checkpoint is far off
         assert ledger._checkpointer is not None
         ledger._checkpointer.join(timeout=5)
         for number in range(1, 1_001):
