@@ -459,8 +459,10 @@ class DecisionSink:
         if not decidable:
             return
         if self._realtime:
-            for index, symbol in enumerate(decidable):
-                self._decide((symbol,), header, recv_ns, t_start if index == 0 else time.perf_counter_ns())
+            # every decision the message causes is timed from its receipt: decoding, the book
+            # and the earlier symbols' sends count against each later symbol's budget
+            for symbol in decidable:
+                self._decide((symbol,), header, recv_ns, t_start)
         else:
             self._decide(decidable, header, recv_ns, t_start)
 
@@ -781,6 +783,7 @@ class DecisionSink:
                 execution=self._config.execution,
                 may_reprice=may_reprice,
                 max_order_qty=self._limits.max_order_qty,
+                max_order_notional=self._limits.max_notional,
             )
             if actions:
                 sent += self._send(symbol, actions, working, positions[i], decision_id, book, recv_ns)

@@ -67,9 +67,12 @@ def plan(
     execution: ExecutionConfig,
     may_reprice: bool,
     max_order_qty: int | None = None,
+    max_order_notional: Decimal | None = None,
 ) -> list[Action]:
-    """Actions toward the target. With `max_order_qty`, at most that much works on a side at a
-    time: a large target is reached in clips instead of being refused by the risk check."""
+    """Actions toward the target. With `max_order_qty` and `max_order_notional` (quantity times
+    the order's price), at most that much works on a side at a time: a large target, the safe
+    target `flat` of a large position included, is reached in clips instead of being refused by
+    the risk check on every decision."""
     needed = target_qty - position_qty
     actions: list[Action] = []
     buys = [order for order in working if order.side == BUY]
@@ -94,6 +97,8 @@ def plan(
         tif = "3"  # IOC: a marketable order that does not fill must not rest
     if price <= 0:
         return actions
+    if max_order_notional is not None:
+        wanted = min(wanted, int(max_order_notional / price) // lot * lot)
 
     working_leaves = sum(o.leaves_qty for o in same)
     residual = wanted - working_leaves

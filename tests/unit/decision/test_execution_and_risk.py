@@ -170,3 +170,48 @@ def test_output_maps_to_whole_lots_within_the_max_position() -> None:
     assert target_from_output(-50.0, full_position_bps=2.0, max_position_lots=5, lot_size=100) == -500
     assert safe_target_qty("reduce_only", position_qty=-250, lot_size=100, reduce_step_lots=1) == -150
     assert safe_target_qty("reduce_only", position_qty=50, lot_size=100, reduce_step_lots=1) == 0
+
+
+def test_a_target_worth_more_than_the_notional_limit_is_reached_in_clips_within_it() -> None:
+    actions = plan(
+        target_qty=0,
+        position_qty=2000,
+        working=[],
+        bid=Decimal("150.00"),
+        ask=Decimal("150.02"),
+        instrument=ACME,
+        execution=ExecutionConfig(style="passive"),
+        may_reprice=True,
+        max_order_qty=1000,
+        max_order_notional=Decimal("100000"),
+    )
+
+    # 666 x 150.02 = 99,913.32: the largest clip the notional limit lets through
+    assert actions == [Submit(side="2", qty=666, price=Decimal("150.02"), tif="0")]
+    limits = RiskLimits(max_order_qty=1000, max_position_qty=2000, max_notional=Decimal("100000"))
+    verdict = check_order(
+        limits=limits,
+        kill_switch=False,
+        side_sign=-1,
+        qty=666,
+        price=Decimal("150.02"),
+        position_qty=2000,
+        working_same_side_qty=0,
+    )
+    assert verdict.allowed, verdict.reason
+
+
+def test_the_notional_clip_keeps_whole_lots() -> None:
+    actions = plan(
+        target_qty=500,
+        position_qty=0,
+        working=[],
+        bid=Decimal("99.99"),
+        ask=Decimal("100.01"),
+        instrument=CRUX,
+        execution=ExecutionConfig(style="passive"),
+        may_reprice=True,
+        max_order_notional=Decimal("25000"),
+    )
+
+    assert actions == [Submit(side="1", qty=200, price=Decimal("99.99"), tif="0")]

@@ -14,6 +14,7 @@ import pytest
 
 from gateway.decision import DecisionConfigError, build_sink
 from gateway.decision.sink import DecisionSink
+from gateway.domain.ports import SubmitResult
 from gateway.features import kernels
 from gateway.inference.registry import ModelRegistry
 from tests.unit.decision.helpers import (
@@ -595,3 +596,53 @@ def test_an_order_busy_when_a_gap_opens_is_cancelled_by_the_next_message_while_w
     )
 
     assert cl_ord_id not in orders.orders
+
+
+def test_safe_target_flat_flattens_a_position_worth_more_than_max_notional(tmp_path, orders, closing) -> None:
+    orders.set_position("ACME", 2000, avg_cost="150")
+    sink = _sink(
+        tmp_path,
+        orders,
+        constant_model_bytes(float("nan")),
+        {"safe_target": "flat", "symbols": {"ACME": {"max_position_lots": 2000}}},
+    )
+    closing.append(sink)
+
+    sink.on_market_data(
+        snapshot("ACME", rpt_seq=1, bids=[("150.00", 500)], asks=[("150.02", 500)], seq=2, sending_ns=T0_NS),
+        "s",
+        T0_NS,
+    )
+
+    assert sink.fallback_reason("ACME") == "nan_output"
+    (submitted,) = [kwargs for name, kwargs in orders.calls if name == "submit"]
+    assert submitted["side"] == "2" and submitted["qty"] * submitted["price"] <= 100_000
+    assert sink.stats.risk_denials == 0
+
+
+def test_realtime_budget_counts_from_the_messages_receipt_for_every_symbol(tmp_path, closing) -> None:
+    class SlowOrders(RecordingOrderPort):
+        def submit(self, **kwargs: Any) -> SubmitResult:
+            time.sleep(0.02)  # a slow ledger commit or send: 20 ms
+            return super().submit(**kwargs)
+
+    orders = SlowOrders()
+    register_model(tmp_path / "decision" / "models", constant_model_bytes(1.0), name="m")
+    table = {**FAST, "mode": "realtime", "budget_us": 5000, "full_position_bps": 1.0}
+    sink = build_sink(context(tmp_path, orders, symbols=("ACME", "CRUX"), table=table))
+    closing.append(sink)
+    for seq, symbol in enumerate(("ACME", "CRUX"), start=2):
+        sink.on_market_data(
+            snapshot(
+                symbol, rpt_seq=1, bids=[("19.99", 100)], asks=[("20.01", 100)], seq=seq, sending_ns=T0_NS
+            ),
+            "s",
+            T0_NS,
+        )
+    orders.orders.clear()  # both symbols want a new order again
+
+    both = [Inc("1", "0", "ACME", "19.99", 7, 2), Inc("1", "0", "CRUX", "19.99", 8, 2)]
+    sink.on_market_data(incremental(both, seq=5, sending_ns=T0_NS), "s", T0_NS)
+
+    rows = dict(_rows(sink, "SELECT symbol, fallback_reason FROM decisions WHERE msg_seq_num = 5"))
+    assert rows["CRUX"] == "budget_overrun"  # decided after ACME's 20 ms send
