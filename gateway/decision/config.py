@@ -70,6 +70,14 @@ class DecisionConfig:
     record_ticks: bool = True
     store_flush_ms: int = 50
     trade: bool = True  # false: decide and record, send no orders (shadow mode)
+    # after a book restarts (a snapshot after a gap, a session drop, a stale feed) the features
+    # start over; the decision stays on the safe target until they have this many steps
+    warmup_steps: int = 32
+    # a model input outside the range recorded with the model (widened by this fraction of its
+    # width on each side) makes the decision fall back (invalid_input)
+    input_range_tolerance: float = 0.25
+    # rows the feature store keeps while it cannot be written; beyond, the oldest are dropped
+    max_store_backlog_rows: int = 200_000
     execution: ExecutionConfig = field(default_factory=ExecutionConfig)
     risk: RiskConfig = field(default_factory=RiskConfig)
     symbols: Mapping[str, InstrumentConfig] = field(default_factory=dict)

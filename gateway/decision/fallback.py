@@ -3,7 +3,9 @@
 Causes (the `reason` recorded in fallback_events and decisions.fallback_reason):
 inference_error, budget_overrun, nan_output, output_out_of_range, feature_schema_mismatch,
 stale_market_data (also sequence_gap, session_down, no_snapshot), model_missing, model_corrupt,
-kill_switch.
+kill_switch, invalid_input (a feature NaN or infinite, or outside the range the model was trained
+on), features_warming_up (the book restarted: the feature series is too short to trust yet),
+feature_store_unwritable (the decision record cannot be kept: the decision is not taken).
 """
 
 from __future__ import annotations
@@ -17,6 +19,9 @@ OUTPUT_OUT_OF_RANGE: Final = "output_out_of_range"
 FEATURE_SCHEMA_MISMATCH: Final = "feature_schema_mismatch"
 MODEL_MISSING: Final = "model_missing"
 MODEL_CORRUPT: Final = "model_corrupt"
+INVALID_INPUT: Final = "invalid_input"
+FEATURES_WARMING_UP: Final = "features_warming_up"
+STORE_UNWRITABLE: Final = "feature_store_unwritable"
 
 
 def safe_target_qty(policy: str, *, position_qty: int, lot_size: int, reduce_step_lots: int) -> int:

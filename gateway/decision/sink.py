@@ -20,6 +20,7 @@ import json
 import logging
 import math
 import os
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -29,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 
@@ -90,6 +92,9 @@ class LoadedModel:
     runner: OnnxRunner | None
     error_reason: str  # "" when runner is usable
     error_detail: str
+    # the model inputs' accepted range (training min/max widened by the tolerance), if recorded
+    input_low: npt.NDArray[np.float32] | None = None
+    input_high: npt.NDArray[np.float32] | None = None
 
 
 @dataclass(slots=True)
@@ -104,6 +109,7 @@ class SinkStats:
     snapshot_requests: int = 0
     model_switches: int = 0
     spans_dropped: int = 0  # decisions traced without their spans: the recorder was too far behind
+    store_failures: int = 0  # feature-store flushes that failed
 
 
 def _warm_batches(runner: OnnxRunner, max_rows: int) -> None:
@@ -116,7 +122,28 @@ def _warm_batches(runner: OnnxRunner, max_rows: int) -> None:
             return
 
 
-def load_model(registry: ModelRegistry, max_rows: int = 1) -> LoadedModel:
+def input_bounds(
+    record: ModelRecord, tolerance: float
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]] | tuple[None, None]:
+    """(low, high) per model input from the `input_ranges` the training recorded with the model,
+    each widened by `tolerance` times its width; (None, None) when the model has none."""
+    ranges = record.metrics.get("input_ranges") if isinstance(record.metrics, dict) else None
+    if not isinstance(ranges, list) or len(ranges) != len(kernels.MODEL_INPUT_NAMES):
+        return None, None
+    try:
+        table = np.array(ranges, dtype=np.float64).reshape(-1, 2)
+    except (TypeError, ValueError):
+        return None, None
+    if not np.isfinite(table).all():
+        return None, None
+    width = table[:, 1] - table[:, 0]
+    margin = np.maximum(width * tolerance, 1e-9)
+    return (table[:, 0] - margin).astype(np.float32), (table[:, 1] + margin).astype(np.float32)
+
+
+def load_model(
+    registry: ModelRegistry, max_rows: int = 1, input_range_tolerance: float = 0.25
+) -> LoadedModel:
     generation, record = registry.active_with_generation()
     if record is None:
         return LoadedModel(
@@ -163,7 +190,16 @@ def load_model(registry: ModelRegistry, max_rows: int = 1) -> LoadedModel:
             error_reason=fallback.INFERENCE_ERROR,
             error_detail=f"version {record.version} fails on a test row: {type(exc).__name__}: {exc}"[:500],
         )
-    return LoadedModel(generation=generation, record=record, runner=runner, error_reason="", error_detail="")
+    low, high = input_bounds(record, input_range_tolerance)
+    return LoadedModel(
+        generation=generation,
+        record=record,
+        runner=runner,
+        error_reason="",
+        error_detail="",
+        input_low=low,
+        input_high=high,
+    )
 
 
 class DecisionSink:
@@ -207,9 +243,11 @@ class DecisionSink:
         # Per decision run: one row of step inputs and one feature vector per symbol decided on.
         self._step_inputs = np.zeros((rows, kernels.N_STEP_INPUTS), dtype=np.float64)
         self._feature_rows = np.zeros((rows, kernels.N_FEATURES), dtype=np.float64)
-        self._model = load_model(registry, max(1, len(config.symbols)))
+        self._model = load_model(registry, max(1, len(config.symbols)), config.input_range_tolerance)
         self._pending_model: LoadedModel | None = None
         self._fallback_state: dict[str, str] = {}
+        self._store_error = ""  # set while the feature store cannot be written (recorder thread)
+        self._rows = np.zeros(rows, dtype=np.int64)  # each kept symbol's feature-state row
         self._snapshot_requested_ns: dict[str, int] = {}
         self._issue_logged_ns: dict[tuple[str, str], int] = {}
         self._last_reprice_ns: dict[str, int] = {}
@@ -255,11 +293,19 @@ class DecisionSink:
         if self._thread.is_alive():
             self._thread.join(timeout=5)
         with self._lock:
-            self._flush()
-            if self._ticklog is not None:
-                self._ticklog.close()
-            self._store.close()
-            self._registry.close()
+            # each part closes even if another cannot write (a full disk): errors are logged
+            for what, closing in (
+                ("flush", self._flush),
+                ("tick log", self._ticklog.close if self._ticklog is not None else None),
+                ("feature store", self._store.close),
+                ("model registry", self._registry.close),
+            ):
+                if closing is None:
+                    continue
+                try:
+                    closing()
+                except Exception:
+                    log.exception("decision path: closing the %s failed; its unwritten rows are lost", what)
 
     @property
     def model(self) -> LoadedModel:
@@ -292,14 +338,46 @@ class DecisionSink:
             )
         ticklog = self._ticklog
         if ticklog is not None:
-            # Frames of a bounded size with a pause between them: packing a whole flush
-            # interval's records at once held the GIL for milliseconds, and the FIX callback
-            # thread, wanting it back, waited up to the interpreter's 5 ms switch interval.
-            ticklog.flush(max_records=TICKLOG_FRAME_RECORDS)
-            while ticklog.has_pending:
-                _let_the_callback_in()
+            try:
+                # Frames of a bounded size with a pause between them: packing a whole flush
+                # interval's records at once held the GIL for milliseconds, and the FIX callback
+                # thread, wanting it back, waited up to the interpreter's 5 ms switch interval.
                 ticklog.flush(max_records=TICKLOG_FRAME_RECORDS)
-        self._store.flush()
+                while ticklog.has_pending:
+                    _let_the_callback_in()
+                    ticklog.flush(max_records=TICKLOG_FRAME_RECORDS)
+            except OSError as exc:
+                self._log_write_failure("tick log", exc, ticklog.records_dropped)
+        try:
+            self._store.flush()
+        except sqlite3.Error as exc:
+            if not self._store_error:
+                log.error(
+                    "feature store %s cannot be written (%s): decisions fall back to the safe target "
+                    "until it can; %d rows waiting",
+                    self._store.path,
+                    exc,
+                    self._store.backlog,
+                )
+            self._store_error = f"{type(exc).__name__}: {exc}"
+            self.stats.store_failures += 1
+            self._log_write_failure("feature store", exc, self._store.rows_dropped)
+            return
+        if self._store_error:
+            log.warning("feature store writable again: decisions follow the model again")
+            self._store_error = ""
+
+    def _log_write_failure(self, what: str, exc: Exception, dropped: int) -> None:
+        now = time.monotonic_ns()
+        key = ("", what)
+        if now - self._issue_logged_ns.get(key, -(10**12)) >= 10_000_000_000:
+            self._issue_logged_ns[key] = now
+            log.warning(
+                "decision path: %s not written (%s); rows kept for the next try, %d dropped so far",
+                what,
+                exc,
+                dropped,
+            )
 
     def _background(self) -> None:
         flush_s = self._config.store_flush_ms / 1000
@@ -331,7 +409,7 @@ class DecisionSink:
         generation = self._registry.generation()
         current = self._pending_model or self._model
         if generation != current.generation:
-            loaded = load_model(self._registry, len(self._batch))
+            loaded = load_model(self._registry, len(self._batch), self._config.input_range_tolerance)
             # One reference assignment: the callback sees either the old or the new model.
             self._pending_model = loaded
 
@@ -508,8 +586,10 @@ class DecisionSink:
             max_position = instrument.max_position_lots * instrument.lot_size
             buy_volume, sell_volume = book.take_trade_flow()
             # The same float conversions as FeatureEngine.compute (replay), so the same bits.
+            row = engine.row_for(book)
+            self._rows[len(kept)] = row
             inputs[len(kept)] = (
-                engine.row_of(symbol),
+                row,
                 top[0] / PX_SCALE,
                 top[2] / PX_SCALE,
                 float(top[1]),
@@ -551,6 +631,7 @@ class DecisionSink:
         outs = self._feature_rows
         engine.step_many(inputs, count, outs, model_inputs)
         t_features = time.perf_counter_ns()
+        held = self._hold_reasons(kept, model_inputs, model)
 
         if runner is not None:
             try:
@@ -568,6 +649,8 @@ class DecisionSink:
         for i, symbol in enumerate(kept):
             instrument = self._instruments[symbol]
             output = outputs[i]
+            if not reasons[i] and held is not None and held[i][0]:
+                reasons[i], details[i] = held[i]
             if not reasons[i]:
                 if output is None:
                     reasons[i], details[i] = fallback.INFERENCE_ERROR, "no output"
@@ -583,6 +666,8 @@ class DecisionSink:
                         fallback.BUDGET_OVERRUN,
                         f"{elapsed_ns // 1000} us to inference, budget {config.budget_us} us",
                     )
+                elif self._store_error:
+                    reasons[i], details[i] = fallback.STORE_UNWRITABLE, self._store_error
             if reasons[i]:
                 target = fallback.safe_target_qty(
                     config.safe_target,
@@ -748,6 +833,56 @@ class DecisionSink:
         root.set_attribute("fixgw.decision_ids", decision_ids)
         root.set_attribute("fixgw.fallback_reasons", [r for r in reasons if r])
         root.end(end_time=end_ns)
+
+    def _hold_reasons(
+        self, kept: Sequence[str], model_inputs: npt.NDArray[np.float32], model: LoadedModel
+    ) -> list[tuple[str, str]] | None:
+        """Per kept symbol, why its model output must not be followed although the model ran:
+        the features are still warming up after the book restarted, or an input is not finite
+        or outside the range the model was trained on. None when every row is fine (the
+        common case costs one finiteness check and one range check over the batch)."""
+        count = len(kept)
+        rows = model_inputs[:count]
+        low, high = model.input_low, model.input_high
+        finite = bool(np.isfinite(rows).all())
+        in_range = low is None or high is None or bool(((rows >= low) & (rows <= high)).all())
+        books = self._market.books
+        warmup = self._config.warmup_steps
+        engine = self._engine
+        warming = [
+            books[symbol].epoch > 0 and engine.steps(int(self._rows[i])) < warmup
+            for i, symbol in enumerate(kept)
+        ]
+        if finite and in_range and not any(warming):
+            return None
+        reasons: list[tuple[str, str]] = []
+        names = kernels.MODEL_INPUT_NAMES
+        for i in range(count):
+            row = rows[i]
+            bad = np.flatnonzero(~np.isfinite(row))
+            if bad.size:
+                reasons.append((fallback.INVALID_INPUT, f"{names[bad[0]]} = {row[bad[0]]}"))
+                continue
+            if low is not None and high is not None:
+                outside = np.flatnonzero((row < low) | (row > high))
+                if outside.size:
+                    j = int(outside[0])
+                    reasons.append(
+                        (
+                            fallback.INVALID_INPUT,
+                            f"{names[j]} = {row[j]:.6g} outside the trained range"
+                            f" [{low[j]:.6g}, {high[j]:.6g}]",
+                        )
+                    )
+                    continue
+            if warming[i]:
+                steps = engine.steps(int(self._rows[i]))
+                reasons.append(
+                    (fallback.FEATURES_WARMING_UP, f"{steps} of {warmup} steps since the book restarted")
+                )
+                continue
+            reasons.append(("", ""))
+        return reasons
 
     # ----------------------------------------------------------------- orders
 
@@ -985,6 +1120,7 @@ def open_sink(ctx: SinkContext, config: DecisionConfig) -> DecisionSink:
         started_ns=started_ns,
         ticklog=str(ticklog_path.relative_to(state_dir)) if ticklog is not None else "",
         config_json=describe_config(config),
+        max_backlog_rows=config.max_store_backlog_rows,
     )
     tracer = _tracer() if config.tracing else None
     sink = DecisionSink(

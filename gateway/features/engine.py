@@ -21,6 +21,7 @@ class FeatureEngine:
 
     def __init__(self) -> None:
         self._rows: dict[str, int] = {}
+        self._epochs: dict[str, int] = {}  # the book epoch each symbol's state belongs to
         self._states: npt.NDArray[np.float64] = np.zeros((4, kernels.STATE_SIZE), dtype=np.float64)
         self._outs: dict[str, npt.NDArray[np.float64]] = {}
 
@@ -34,6 +35,19 @@ class FeatureEngine:
                 grown[: len(self._states)] = self._states
                 self._states = grown
         return row
+
+    def row_for(self, book: SymbolBook) -> int:
+        """The symbol's row, started over when the book began a new epoch (a snapshot after a
+        gap, a session drop or a stale feed): returns over the outage would span it as one step."""
+        row = self.row_of(book.symbol)
+        if self._epochs.get(book.symbol, 0) != book.epoch:
+            self._epochs[book.symbol] = book.epoch
+            self._states[row] = 0.0
+        return row
+
+    def steps(self, row: int) -> int:
+        """Steps taken in the row's current series."""
+        return int(self._states[row, 0])
 
     def step_many(
         self,
@@ -62,7 +76,7 @@ class FeatureEngine:
         top = book.top()
         if top is None:
             return None
-        row = self.row_of(book.symbol)
+        row = self.row_for(book)
         out = self._outs.get(book.symbol)
         if out is None:
             out = self._outs[book.symbol] = np.zeros(kernels.N_FEATURES, dtype=np.float64)

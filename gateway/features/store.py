@@ -8,6 +8,9 @@ orders the decision path sent (for slippage).
 The hot path only appends tuples to deques; `flush()` (the recorder thread, every `flush_ms`)
 writes them with prepared statements in one transaction. Decisions are not fills: a crash loses
 at most the rows of one flush interval, and the ledger remains the record of orders and fills.
+A flush that fails (a full disk, a locked file) keeps its rows for the next one, up to
+`max_backlog_rows` per kind; beyond that the oldest are dropped and counted (`rows_dropped`), so a
+store that stays unwritable cannot exhaust memory.
 """
 
 from __future__ import annotations
@@ -159,7 +162,16 @@ class StoredDecision:
 class FeatureStore:
     """Writer side, owned by the decision sink."""
 
-    def __init__(self, path: Path, *, run_id: str, started_ns: int, ticklog: str, config_json: str) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        run_id: str,
+        started_ns: int,
+        ticklog: str,
+        config_json: str,
+        max_backlog_rows: int = 200_000,
+    ) -> None:
         self.path = path
         self.run_id = run_id
         self._conn = connect(path)
@@ -171,24 +183,43 @@ class FeatureStore:
         self._conn.execute(
             "INSERT INTO runs VALUES (?,?,?,?,?)", (run_id, started_ns, ticklog, config_json, schema_hash)
         )
-        self._decisions: deque[tuple[Any, ...]] = deque()
-        self._fallbacks: deque[tuple[Any, ...]] = deque()
-        self._md_events: deque[tuple[Any, ...]] = deque()
-        self._orders: deque[tuple[Any, ...]] = deque()
+        # bounded: a deque at its maxlen drops its oldest row on append
+        self._decisions: deque[tuple[Any, ...]] = deque(maxlen=max_backlog_rows)
+        self._fallbacks: deque[tuple[Any, ...]] = deque(maxlen=max_backlog_rows)
+        self._md_events: deque[tuple[Any, ...]] = deque(maxlen=max_backlog_rows)
+        self._orders: deque[tuple[Any, ...]] = deque(maxlen=max_backlog_rows)
         self.rows_written = 0
+        self.rows_dropped = 0
 
     # Hot path: appends only.
     def add_decision(self, row: tuple[Any, ...]) -> None:
-        self._decisions.append(row)
+        queue = self._decisions
+        if len(queue) == queue.maxlen:
+            self.rows_dropped += 1
+        queue.append(row)
 
     def add_fallback_event(self, row: tuple[Any, ...]) -> None:
-        self._fallbacks.append(row)
+        queue = self._fallbacks
+        if len(queue) == queue.maxlen:
+            self.rows_dropped += 1
+        queue.append(row)
 
     def add_md_event(self, row: tuple[Any, ...]) -> None:
-        self._md_events.append(row)
+        queue = self._md_events
+        if len(queue) == queue.maxlen:
+            self.rows_dropped += 1
+        queue.append(row)
 
     def add_order(self, row: tuple[Any, ...]) -> None:
-        self._orders.append(row)
+        queue = self._orders
+        if len(queue) == queue.maxlen:
+            self.rows_dropped += 1
+        queue.append(row)
+
+    @property
+    def backlog(self) -> int:
+        """Rows waiting for a flush."""
+        return len(self._decisions) + len(self._fallbacks) + len(self._md_events) + len(self._orders)
 
     def flush(self) -> int:
         """Write pending rows in one transaction (recorder thread). Returns rows written."""
@@ -205,16 +236,22 @@ class FeatureStore:
                     if rows:
                         self._conn.executemany(statement, rows)
         except sqlite3.Error:
-            # Rolled back: put the rows back in front of what arrived meanwhile, for the next try.
+            # Rolled back: put the rows back in front of what arrived meanwhile, for the next try
+            # (as many as the bound leaves room for: the oldest go first)
             for queue, rows in zip(queues, batches, strict=True):
-                queue.extendleft(reversed(rows))
+                room = (queue.maxlen or len(rows) + len(queue)) - len(queue)
+                kept = rows[-room:] if room > 0 else []
+                self.rows_dropped += len(rows) - len(kept)
+                queue.extendleft(reversed(kept))
             raise
         self.rows_written += total
         return total
 
     def close(self) -> None:
-        self.flush()
-        self._conn.close()
+        try:
+            self.flush()
+        finally:
+            self._conn.close()
 
 
 def _drain(queue: deque[tuple[Any, ...]]) -> list[tuple[Any, ...]]:

@@ -105,5 +105,7 @@ def train_mlp(
         "epochs": epochs,
         "label_std_bps": round(float(np.std(labels)), 6),
         "prediction_std_bps": round(float(np.std(sk_pred)), 6),
+        # per model input, [min, max] over the training rows: live inputs far outside are refused
+        "input_ranges": [[float(np.min(column)), float(np.max(column))] for column in x_train.T],
     }
     return TrainResult(onnx_bytes=onnx_bytes, metrics=metrics)

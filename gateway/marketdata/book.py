@@ -8,7 +8,12 @@ exactly the books the live session saw:
 - a snapshot W replaces the symbol's book and sets its RptSeq(83);
 - an incremental entry with RptSeq = last + 1 is applied; RptSeq <= last is a duplicate (or
   already inside the snapshot) and skipped; RptSeq > last + 1 is a gap: the book stops taking
-  increments until the next snapshot.
+  increments until the next snapshot;
+- a RptSeq far below the last one (more than `RPT_SEQ_RESET_DROP` below it, or back at 1) is the
+  venue starting its sequence over (a failover, a new day), not a duplicate: handled like a gap;
+- every snapshot after the first starts a new *epoch* of the book: the series the features are
+  computed over restarts there (what came before the snapshot is not continuous with it), and
+  the trade flow counted before it is dropped.
 
 Whether the data is *usable* for a decision is a separate flag: a gap, a message older than
 `max_md_age_ms` (SendingTime(52) vs receive time), no update for `stale_after_ms`, or the
@@ -37,6 +42,9 @@ REASON_STALE: Final = "stale_market_data"
 REASON_NO_SNAPSHOT: Final = "no_snapshot"
 REASON_SESSION_DOWN: Final = "session_down"
 REASON_REQUEST_REJECTED: Final = "md_request_rejected"
+# A duplicate entry is a resend of something recent; a RptSeq(83) this far below the last one
+# (or back at 1) means the venue's sequence started over.
+RPT_SEQ_RESET_DROP: Final = 1000
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -61,6 +69,7 @@ class SymbolBook:
     unusable_reason: str = REASON_NO_SNAPSHOT
     last_update_ns: int = 0
     last_trade_px_e8: int = 0
+    epoch: int = 0  # snapshots after the first: a new epoch restarts the feature series
     # Trade volume since the last decision on this symbol, signed by aggressor (inferred).
     buy_volume: int = 0
     sell_volume: int = 0
@@ -300,6 +309,11 @@ class MarketState:
                 # The last trade restated: a price reference, not new flow.
                 book.last_trade_px_e8 = row[2]
         book.rpt_seq = rpt_seq
+        if book.has_snapshot:
+            book.epoch += 1
+        # flow counted before the snapshot belongs to the series the snapshot ends
+        book.buy_volume = 0
+        book.sell_volume = 0
         self.waiting.discard(symbol)
         book.has_snapshot = True
         book.in_gap = False
@@ -335,6 +349,17 @@ class MarketState:
             return False
         if rpt_seq >= 0 and book.rpt_seq >= 0:
             if rpt_seq <= book.rpt_seq:
+                if book.rpt_seq - rpt_seq > RPT_SEQ_RESET_DROP or (rpt_seq <= 1 < book.rpt_seq - 1):
+                    detail = f"RptSeq(83) started over: {rpt_seq} after {book.rpt_seq}"
+                    book.in_gap = True
+                    self.waiting.add(symbol)
+                    if book.usable:
+                        self._mark_unusable(symbol, REASON_GAP, detail, issues)
+                    else:
+                        issues.append(
+                            DataIssue(symbol=symbol, reason=REASON_GAP, detail=detail, needs_snapshot=True)
+                        )
+                    book.unusable_reason = REASON_GAP
                 return False
             if rpt_seq != book.rpt_seq + 1:
                 book.in_gap = True

@@ -16,6 +16,9 @@ interval); a torn last frame is detected and ignored on reading.
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import os
 import struct
 import zlib
 from collections import deque
@@ -65,18 +68,21 @@ TickRecord = MessageRecord | DecisionRecord | SessionDownRecord
 
 
 class TickLogWriter:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, max_pending: int = 1_000_000) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         fresh = not path.exists() or path.stat().st_size == 0
         self.path = path
-        self._file: BinaryIO = path.open("ab")
+        # unbuffered: a write that fails (a full disk) leaves nothing half-buffered to be
+        # written later, and the file is cut back to the last whole frame
+        self._file: BinaryIO = path.open("ab", buffering=0)
         if fresh:
             self._file.write(MAGIC)
             self._file.flush()
         # Records as plain tuples: packing and encoding happen in `flush` (recorder thread),
         # off the FIX callback. deque.append is atomic, so the two threads need no lock.
-        self._pending: deque[tuple[Any, ...]] = deque()
+        self._pending: deque[tuple[Any, ...]] = deque(maxlen=max_pending)
         self.records_written = 0
+        self.records_dropped = 0
 
     # Hot path: one tuple appended, nothing else.
     def message(self, recv_ns: int, raw: str) -> None:
@@ -111,9 +117,11 @@ class TickLogWriter:
         pending = self._pending
         header = _RECORD_HEADER.pack
         budget = max_records if max_records > 0 else -1
+        taken: list[tuple[Any, ...]] = []
         while pending and budget != 0:
             budget -= 1
             record = pending.popleft()
+            taken.append(record)
             kind = record[0]
             if kind == KIND_MESSAGE:
                 try:
@@ -131,14 +139,41 @@ class TickLogWriter:
             return 0
         raw = b"".join(chunks)
         packed = zlib.compress(raw, 1)
-        self._file.write(_FRAME_HEADER.pack(len(packed), len(raw)) + packed)
-        self._file.flush()
+        frame = _FRAME_HEADER.pack(len(packed), len(raw)) + packed
+        try:
+            self._write_whole(frame)
+        except OSError:
+            # Nothing is lost: the records go back in front of what arrived meanwhile (as many as
+            # the bound leaves room for) and the next flush tries again.
+            room = (pending.maxlen or len(taken) + len(pending)) - len(pending)
+            kept = taken[-room:] if room > 0 else []
+            self.records_dropped += len(taken) - len(kept)
+            pending.extendleft(reversed(kept))
+            raise
         self.records_written += len(chunks)
         return len(chunks)
 
+    def _write_whole(self, frame: bytes) -> None:
+        """Append one frame, or nothing: a partial write is cut off again, so a later frame never
+        follows a torn one."""
+        start = self._file.seek(0, os.SEEK_END)
+        view = memoryview(frame)
+        try:
+            while view:
+                written = self._file.write(view)
+                if not written:
+                    raise OSError(errno.ENOSPC, "short write")
+                view = view[written:]
+        except OSError:
+            with contextlib.suppress(OSError):
+                self._file.truncate(start)
+            raise
+
     def close(self) -> None:
-        self.flush()
-        self._file.close()
+        try:
+            self.flush()
+        finally:
+            self._file.close()
 
 
 def read_ticklog(path: Path) -> Iterator[TickRecord]:

@@ -99,11 +99,16 @@ def venue_working(sim: SimulatorProcess) -> dict[str, dict[str, Any]]:
 
 
 def rest_an_order(sim: SimulatorProcess, ledger: Path, attempts: int = 5) -> dict[str, tuple[str, str, str]]:
-    """Let the strategy trade until an order rests, then pause the market and wait until the
-    ledger's live orders, none with a request in flight, are exactly the venue's working ones
-    and stay so. Returns them. If everything filled by then, resume and try again."""
+    """Let the strategy trade until it has a fill (so the fill-by-fill check has something to
+    compare) and an order rests, then pause the market and wait until the ledger's live orders,
+    none with a request in flight, are exactly the venue's working ones and stay so. Returns
+    them. If everything filled by then, resume and try again."""
     for _ in range(attempts):
-        wait_until(lambda: query(ledger, "SELECT 1 FROM runs") and ledger_live(ledger), 30, "a live order")
+        wait_until(
+            lambda: query(ledger, "SELECT count(*) FROM fills") != [(0,)] and ledger_live(ledger),
+            30,
+            "a fill and a live order",
+        )
         sim.control.pause_market()
         previous: dict[str, tuple[str, str, str]] | None = None
         deadline = time.monotonic() + 15

@@ -228,9 +228,12 @@ def test_model_of_another_feature_schema_is_refused(tmp_path, orders, closing, m
     assert "0000000000" in _rows(sink, "SELECT detail FROM fallback_events")[0][0]
 
 
-def test_gap_requests_a_snapshot_cancels_and_recovers_on_the_snapshot(tmp_path, orders, closing) -> None:
+def test_gap_requests_a_snapshot_cancels_and_recovers_once_the_features_warmed_up_again(
+    tmp_path, orders, closing
+) -> None:
     snapshots: list[str] = []
-    sink = _sink(tmp_path, orders, constant_model_bytes(1.0), {"full_position_bps": 1.0}, snapshots=snapshots)
+    table = {"full_position_bps": 1.0, "warmup_steps": 3}
+    sink = _sink(tmp_path, orders, constant_model_bytes(1.0), table, snapshots=snapshots)
     closing.append(sink)
     sink.on_market_data(
         snapshot("ACME", rpt_seq=1, bids=[("99.99", 10)], asks=[("100.01", 10)], seq=2, sending_ns=T0_NS),
@@ -251,6 +254,14 @@ def test_gap_requests_a_snapshot_cancels_and_recovers_on_the_snapshot(tmp_path, 
         "s",
         T0_NS + 1,
     )
+    # the series starts over at the snapshot: the safe target until 3 steps are in
+    assert sink.fallback_reason("ACME") == "features_warming_up" and not orders.orders
+    for n in range(2):
+        sink.on_market_data(
+            incremental([Inc("1", "0", "ACME", "99.99", 11 + n, 10 + n)], seq=5 + n, sending_ns=T0_NS),
+            "s",
+            T0_NS + 2 + n,
+        )
     assert sink.fallback_reason("ACME") == "" and len(orders.orders) == 1
     assert _rows(sink, "SELECT reason, snapshot_requested FROM md_events") == [("sequence_gap", 1)]
 
