@@ -368,6 +368,7 @@ def register_model(
     name: str,
     activate: bool = True,
     schema_hash: str | None = None,
+    metrics: dict[str, Any] | None = None,
 ) -> int:
     path = registry_dir.parent / f"{name}.onnx"
     registry_dir.mkdir(parents=True, exist_ok=True)
@@ -379,7 +380,7 @@ def register_model(
             name=name,
             feature_schema_hash=schema_hash or kernels.feature_schema_hash(),
             input_names=list(kernels.MODEL_INPUT_NAMES),
-            metrics={},
+            metrics=metrics or {},
             source="test",
         )
         if activate:
