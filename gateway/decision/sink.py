@@ -137,8 +137,15 @@ def input_bounds(
     if not np.isfinite(table).all():
         return None, None
     width = table[:, 1] - table[:, 0]
-    margin = np.maximum(width * tolerance, 1e-9)
-    return (table[:, 0] - margin).astype(np.float32), (table[:, 1] + margin).astype(np.float32)
+    margin = width * tolerance
+    low = table[:, 0] - margin
+    high = table[:, 1] + margin
+    # An input that never varied in training (own position and PnL in data recorded in shadow
+    # mode) says nothing about its live range: it is not bounded.
+    constant = width <= 0
+    low[constant] = -np.inf
+    high[constant] = np.inf
+    return low.astype(np.float32), high.astype(np.float32)
 
 
 def load_model(

@@ -345,3 +345,21 @@ def test_the_sink_keeps_deciding_while_its_tick_log_cannot_be_written(tmp_path, 
     full.close()
     _wait_for(lambda: not ticklog.has_pending)
     assert sum(1 for _ in read_ticklog(real_path)) >= 21 + 21
+
+
+def test_an_input_that_never_varied_in_training_is_not_bounded(tmp_path, closing) -> None:
+    orders = RecordingOrderPort()
+    orders.set_position("ACME", 3, avg_cost="100")  # position_frac != 0, unlike every training row
+    ranges = [[-1000.0, 1000.0] for _ in kernels.MODEL_INPUT_NAMES]
+    ranges[kernels.MODEL_INPUT_NAMES.index("position_frac")] = [0.0, 0.0]
+    ranges[kernels.MODEL_INPUT_NAMES.index("pnl_bps")] = [0.0, 0.0]
+    sink = _sink(tmp_path, orders, {}, metrics={"input_ranges": ranges})
+    closing.append(sink)
+
+    sink.on_market_data(
+        snapshot("ACME", rpt_seq=1, bids=[("99.99", 10)], asks=[("100.01", 10)], seq=2, sending_ns=T0_NS),
+        "s",
+        T0_NS,
+    )
+
+    assert sink.fallback_reason("ACME") == ""
