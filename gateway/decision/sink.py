@@ -45,6 +45,8 @@ from gateway.fix.marketdata_codec import FastDecoder, decode_raw
 from gateway.inference.registry import ModelRecord, ModelRegistry, RegistryError
 from gateway.inference.runner import ModelLoadError, OnnxRunner
 from gateway.marketdata.book import (
+    REASON_BAD_DATA,
+    REASON_DECISION_ERROR,
     REASON_GAP,
     REASON_NO_SNAPSHOT,
     REASON_STALE,
@@ -76,6 +78,10 @@ RECORDER_PAUSE_S = 20e-6
 # cost it 100-370 us, so above a few thousand decisions a second it falls behind; past this many
 # (seconds of backlog) a decision's spans are dropped and counted instead of growing memory.
 MAX_QUEUED_SPAN_JOBS = 20_000
+
+
+# data issues that are fallback reasons under their own name (the others are stale_market_data)
+_OWN_FALLBACK_REASONS = (REASON_GAP, REASON_BAD_DATA, REASON_DECISION_ERROR)
 
 
 def _let_the_callback_in() -> None:
@@ -232,7 +238,11 @@ class DecisionSink:
         self.run_id = run_id
         self._tracer = tracer
         self._fast = FastDecoder()
-        self._market = MarketState(max_md_age_ms=config.max_md_age_ms, stale_after_ms=config.stale_after_ms)
+        self._market = MarketState(
+            max_md_age_ms=config.max_md_age_ms,
+            stale_after_ms=config.stale_after_ms,
+            symbols=frozenset(config.symbols),
+        )
         self._engine = FeatureEngine()
         self._instruments = dict(config.symbols)
         self._limits = RiskLimits(
@@ -437,7 +447,7 @@ class DecisionSink:
         books = self._market.books
         for symbol in list(self._fallback_state) if symbols is None else symbols:
             reason = self._fallback_state.get(symbol, "")
-            if reason not in (REASON_STALE, REASON_GAP):
+            if reason not in (REASON_STALE, *_OWN_FALLBACK_REASONS):
                 continue
             book = books.get(symbol)
             if book is None or book.usable:
@@ -547,9 +557,38 @@ class DecisionSink:
             # every decision the message causes is timed from its receipt: decoding, the book
             # and the earlier symbols' sends count against each later symbol's budget
             for symbol in decidable:
-                self._decide((symbol,), header, recv_ns, t_start)
+                try:
+                    self._decide((symbol,), header, recv_ns, t_start)
+                except Exception as exc:
+                    self._decision_failed(symbol, exc, recv_ns)
         else:
-            self._decide(decidable, header, recv_ns, t_start)
+            try:
+                self._decide(decidable, header, recv_ns, t_start)
+            except Exception:
+                # find the symbol(s) that cannot be decided; the others still are
+                for symbol in decidable:
+                    try:
+                        self._decide((symbol,), header, recv_ns, t_start)
+                    except Exception as exc:
+                        self._decision_failed(symbol, exc, recv_ns)
+
+    def _decision_failed(self, symbol: str, exc: Exception, now_ns: int) -> None:
+        """A decision that raises for one symbol (a book no check caught) must not repeat on every
+        tick: the symbol's data is taken as unusable until a fresh snapshot replaces the book,
+        which moves it to its safe target (orders cancelled, nothing new sent)."""
+        self.stats.errors += 1
+        log.error(
+            "decision on %s failed (%s: %s); its book is dropped until a snapshot",
+            symbol,
+            type(exc).__name__,
+            exc,
+        )
+        issues: list[DataIssue] = []
+        self._market.mark_unusable(
+            symbol, REASON_DECISION_ERROR, f"decision failed: {type(exc).__name__}: {exc}"[:300], issues
+        )
+        for issue in issues:
+            self._on_issue(issue, now_ns)
 
     # ----------------------------------------------------------------- one decision
 
@@ -1034,7 +1073,7 @@ class DecisionSink:
             )
         if symbol in self._instruments and issue.reason != REASON_NO_SNAPSHOT:
             # Without a trustworthy book no order can be priced: cancel what works and hold.
-            reason = REASON_STALE if issue.reason != "sequence_gap" else issue.reason
+            reason = issue.reason if issue.reason in _OWN_FALLBACK_REASONS else REASON_STALE
             model_version = self._model.record.version if self._model.record else None
             self._note_fallback(symbol, reason, issue.detail, now_ns, model_version)
             if self._config.trade:

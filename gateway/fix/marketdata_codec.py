@@ -21,6 +21,8 @@ from numba import njit
 
 from gateway.marketdata.events import (
     ACTION_NEW,
+    MAX_ABS_PRICE_E8,
+    MAX_ENTRY_SIZE,
     BookEntry,
     IncrementalReceived,
     MarketDataError,
@@ -76,6 +78,9 @@ def sending_time_ns(text: str) -> int:
 
 def _int_field(tag: str, value: str) -> int:
     # Plain ASCII digits only: int() would also take "1_000", " 7" or other scripts' digits.
+    # At most 18 digits: every integer field fits an int64, as in the compiled path.
+    if len(value) > 18:
+        raise MarketDataError(f"tag {tag}: integer out of range ({len(value)} digits)")
     digits = value[1:] if value.startswith("-") else value
     if not (digits.isascii() and digits.isdigit()):
         raise MarketDataError(f"tag {tag} is not an integer: {value!r}")
@@ -194,8 +199,10 @@ def _size(value: str) -> int:
     # Sizes are integers on this venue; "100.0" is accepted, a fractional size is not.
     whole, _, frac = value.partition(".")
     if value.isascii() and whole.isdigit() and (frac == "" or (frac.strip("0") == "" and frac.isdigit())):
+        if len(whole) > 13 or int(whole) > MAX_ENTRY_SIZE:
+            raise MarketDataError(f"MDEntrySize(271) out of range: {value[:24]!r} ({len(value)} characters)")
         return int(whole)
-    raise MarketDataError(f"MDEntrySize(271) is not a whole number: {value!r}")
+    raise MarketDataError(f"MDEntrySize(271) is not a whole number: {value[:24]!r}")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -217,6 +224,9 @@ _H_MSG_TYPE, _H_SEQ, _H_SENT, _H_RPT_SEQ, _H_SYM_START, _H_SYM_END, _H_DECLARED,
 
 # The largest whole part whose px_e8 (x 1e8 plus 8 fraction digits) still fits in an int64.
 _MAX_WHOLE_PRICE: Final = (2**63 - 1) // 100_000_000 - 1
+# out of these bounds the fast path hands the message to the reference decoder, which refuses it
+_MAX_ENTRY_SIZE: Final = MAX_ENTRY_SIZE
+_MAX_ABS_PRICE_E8: Final = MAX_ABS_PRICE_E8
 
 
 @njit(cache=True)
@@ -367,7 +377,11 @@ def _parse_md(buf: npt.NDArray[np.uint8], rows: npt.NDArray[np.int64], header: n
                 return -1
             header[_H_SENT] = sent
         elif tag == 268:
-            header[_H_DECLARED] = _parse_uint(buf, start, end)
+            declared = _parse_uint(buf, start, end)
+            if declared < 0:
+                header[_H_ERROR] = 5  # unreadable or too long: the reference decoder decides
+                return -1
+            header[_H_DECLARED] = declared
             in_group = True
         elif in_group and ((msg_type == 87 and tag == 269) or (msg_type == 88 and tag == 279)):
             if count >= rows.shape[0]:
@@ -399,13 +413,13 @@ def _parse_md(buf: npt.NDArray[np.uint8], rows: npt.NDArray[np.int64], header: n
                 rows[current, 1] = value
             elif tag == 270:
                 px, ok = _parse_px_e8(buf, start, end)
-                if not ok:
+                if not ok or px > _MAX_ABS_PRICE_E8 or px < -_MAX_ABS_PRICE_E8:
                     header[_H_ERROR] = 6
                     return -1
                 rows[current, 2] = px
             elif tag == 271:
                 size = _parse_uint(buf, start, end)
-                if size < 0:
+                if size < 0 or size > _MAX_ENTRY_SIZE:
                     header[_H_ERROR] = 7  # e.g. "100.0": the reference decoder reads it
                     return -1
                 rows[current, 3] = size
@@ -422,7 +436,14 @@ def _parse_md(buf: npt.NDArray[np.uint8], rows: npt.NDArray[np.int64], header: n
             header[_H_SYM_START] = start
             header[_H_SYM_END] = end
         elif tag == 83:
-            header[_H_RPT_SEQ] = _parse_uint(buf, start, end)
+            rpt_seq = _parse_uint(buf, start, end)
+            if rpt_seq < 0:
+                header[_H_ERROR] = 5
+                return -1
+            header[_H_RPT_SEQ] = rpt_seq
+    if msg_type == 0:
+        header[_H_ERROR] = 2  # no MsgType(35): the reference decoder refuses it
+        return -1
     for i in range(count):
         if rows[i, 1] < 0:
             header[_H_ERROR] = 8  # MDEntryType(269) missing
@@ -455,7 +476,11 @@ class FastDecoder:
 
     def decode(self, raw: str) -> FastMessage | None:
         """None when the reference decoder must handle the message (Y, unusual or bad input)."""
-        buf = np.frombuffer(raw.encode("latin-1"), dtype=np.uint8)
+        try:
+            encoded = raw.encode("latin-1")
+        except UnicodeEncodeError:
+            return None  # text beyond latin-1 (in a Text(58), a symbol): the reference decoder reads it
+        buf = np.frombuffer(encoded, dtype=np.uint8)
         count = _parse_md(buf, self._rows, self._header)
         if count < 0:
             return None

@@ -42,6 +42,8 @@ REASON_STALE: Final = "stale_market_data"
 REASON_NO_SNAPSHOT: Final = "no_snapshot"
 REASON_SESSION_DOWN: Final = "session_down"
 REASON_REQUEST_REJECTED: Final = "md_request_rejected"
+REASON_BAD_DATA: Final = "bad_market_data"  # a bid or offer at a price of zero or below
+REASON_DECISION_ERROR: Final = "decision_error"  # a decision on the book raised
 # A duplicate entry is a resend of something recent; a RptSeq(83) this far below the last one
 # (or back at 1) means the venue's sequence started over.
 RPT_SEQ_RESET_DROP: Final = 1000
@@ -145,8 +147,16 @@ class SymbolBook:
 class MarketState:
     """All books of one market-data feed."""
 
-    def __init__(self, *, max_md_age_ms: int, stale_after_ms: int) -> None:
+    def __init__(
+        self, *, max_md_age_ms: int, stale_after_ms: int, symbols: frozenset[str] | None = None
+    ) -> None:
+        """`symbols`: the instruments this feed is for; entries for any other symbol are dropped
+        and counted (`foreign_entries`), so a venue (or a peer) naming thousands of symbols
+        nobody asked for cannot grow the books. None keeps every symbol (replay)."""
         self.books: dict[str, SymbolBook] = {}
+        self._symbols = symbols
+        self.foreign_entries = 0
+        self.rejected_entries = 0  # bids or offers at a price of zero or below
         self.waiting: set[str] = set()  # symbols that need a snapshot to be usable again
         self._max_age_ns = max_md_age_ms * 1_000_000
         self._stale_after_ns = stale_after_ms * 1_000_000
@@ -163,13 +173,13 @@ class MarketState:
         issues: list[DataIssue] = []
         touched: list[str] = []
         if isinstance(body, SnapshotReceived):
-            self.apply_snapshot_rows(
+            if self.apply_snapshot_rows(
                 body.symbol,
                 body.rpt_seq,
                 [[e.action, e.entry_type, e.px_e8, e.size, e.rpt_seq] for e in body.entries],
                 recv_ns,
-            )
-            touched.append(body.symbol)
+            ):
+                touched.append(body.symbol)
         elif isinstance(body, IncrementalReceived):
             for entry in body.entries:
                 applied = self._apply_increment(
@@ -206,8 +216,8 @@ class MarketState:
         issues: list[DataIssue] = []
         touched: list[str] = []
         if msg_type == "W":
-            self.apply_snapshot_rows(snapshot_symbol, snapshot_rpt_seq, rows, recv_ns)
-            touched.append(snapshot_symbol)
+            if self.apply_snapshot_rows(snapshot_symbol, snapshot_rpt_seq, rows, recv_ns):
+                touched.append(snapshot_symbol)
         else:
             # The common case inlined (a level update in sequence on a healthy book): about
             # half the cost of a method call per entry. Anything else takes _apply_increment,
@@ -230,6 +240,7 @@ class MarketState:
                     and rpt_seq == book.rpt_seq + 1
                     and book.rpt_seq >= 0
                     and entry_type in (ENTRY_BID, ENTRY_OFFER)
+                    and (row[2] > 0 or row[0] == ACTION_DELETE)
                 ):
                     book.rpt_seq = rpt_seq
                     side = book.bids if entry_type == ENTRY_BID else book.asks
@@ -288,6 +299,13 @@ class MarketState:
             self._mark_unusable(symbol, REASON_SESSION_DOWN, "market-data session dropped", issues)
         return issues
 
+    def mark_unusable(self, symbol: str, reason: str, detail: str, issues: list[DataIssue]) -> None:
+        """Unusable until a fresh snapshot (the decision path found the book unusable)."""
+        self._mark_unusable(symbol, reason, detail, issues)
+        book = self.books.get(symbol)
+        if book is not None:
+            book.in_gap = True  # stop applying increments to a book that is being replaced
+
     def _mark_unusable(self, symbol: str, reason: str, detail: str, issues: list[DataIssue]) -> None:
         book = self.book(symbol)
         self.waiting.add(symbol)
@@ -296,8 +314,21 @@ class MarketState:
             book.unusable_reason = reason
             issues.append(DataIssue(symbol=symbol, reason=reason, detail=detail, needs_snapshot=True))
 
-    def apply_snapshot_rows(self, symbol: str, rpt_seq: int, rows: list[list[int]], recv_ns: int) -> None:
+    def apply_snapshot_rows(self, symbol: str, rpt_seq: int, rows: list[list[int]], recv_ns: int) -> bool:
+        """Replace the symbol's book; False (nothing done) for a symbol this feed is not for."""
+        if self._symbols is not None and symbol not in self._symbols:
+            self.foreign_entries += len(rows) or 1
+            return False
         book = self.book(symbol)
+        if any(row[1] in (ENTRY_BID, ENTRY_OFFER) and row[2] <= 0 for row in rows):
+            # a book with a level at zero or below is not a market: wait for a sane snapshot
+            issues: list[DataIssue] = []
+            self._mark_unusable(
+                symbol, REASON_BAD_DATA, "snapshot with a bid or offer at or below zero", issues
+            )
+            book.in_gap = True
+            self.rejected_entries += 1
+            return False
         book.bids = {}
         book.asks = {}
         book._dirty = True
@@ -320,6 +351,7 @@ class MarketState:
         book.usable = True
         book.unusable_reason = ""
         book.last_update_ns = recv_ns
+        return True
 
     def _apply_increment(
         self,
@@ -332,7 +364,12 @@ class MarketState:
         recv_ns: int,
         issues: list[DataIssue],
     ) -> bool:
-        book = self.books.get(symbol) or self.book(symbol)
+        book = self.books.get(symbol)
+        if book is None:
+            if self._symbols is not None and symbol not in self._symbols:
+                self.foreign_entries += 1
+                return False
+            book = self.book(symbol)
         if not book.has_snapshot:
             self.waiting.add(symbol)
             if not issues_has(issues, symbol):
@@ -373,6 +410,15 @@ class MarketState:
                     )
                 book.unusable_reason = REASON_GAP
                 return False
+        if entry_type in (ENTRY_BID, ENTRY_OFFER) and px_e8 <= 0 and action != ACTION_DELETE:
+            self.rejected_entries += 1
+            book.in_gap = True
+            detail = f"a {'bid' if entry_type == ENTRY_BID else 'offer'} at {px_e8 / 1e8:g}"
+            if book.usable:
+                self._mark_unusable(symbol, REASON_BAD_DATA, detail, issues)
+            else:
+                self.waiting.add(symbol)
+            return False
         if rpt_seq >= 0:
             book.rpt_seq = rpt_seq
         if entry_type == ENTRY_TRADE:

@@ -25,6 +25,13 @@ ACTION_CHANGE: Final = 1
 ACTION_DELETE: Final = 2
 
 
+# Sanity bounds on what a venue may send, whatever the instrument: a price of up to 10^9 and a size
+# of up to 10^12 fit every market the gateway trades, convert to a float64 exactly enough, and
+# keep a hostile 400-digit number out of the book (it would overflow float() in the features).
+MAX_ABS_PRICE_E8: Final = 1_000_000_000 * PX_SCALE
+MAX_ENTRY_SIZE: Final = 1_000_000_000_000
+
+
 class MarketDataError(ValueError):
     """A market-data message that cannot be read (bad number, missing symbol, bad entry)."""
 
@@ -46,7 +53,11 @@ def px_e8_from_str(text: str) -> int:
         or not (frac.isdigit() or frac == "")
     ):
         raise MarketDataError(f"bad price {text!r}")
+    if len(whole) > 10:
+        raise MarketDataError(f"price out of range: {text[:24]!r}... ({len(text)} characters)")
     value = int(whole or "0") * PX_SCALE + (int(frac.ljust(8, "0")) if frac else 0)
+    if value > MAX_ABS_PRICE_E8:
+        raise MarketDataError(f"price out of range: {text!r}")
     return -value if negative else value
 
 

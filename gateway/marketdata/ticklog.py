@@ -31,6 +31,7 @@ MAGIC: Final = b"FIXGW-TICKLOG 1\n"
 KIND_MESSAGE: Final = 1
 KIND_DECISION: Final = 2
 KIND_SESSION_DOWN: Final = 3
+KIND_MESSAGE_UTF8: Final = 4  # a message with text beyond latin-1 (the reference decoder read it)
 
 _RECORD_HEADER: Final = struct.Struct("<BqI")
 _FRAME_HEADER: Final = struct.Struct("<II")
@@ -127,9 +128,9 @@ class TickLogWriter:
                 try:
                     payload = record[2].encode("latin-1")
                 except UnicodeEncodeError:
-                    # The callback's decoder refused the same text and dropped the tick: the
-                    # log skips it too, so a replay sees what the live book saw.
-                    continue
+                    # The live sink read it with the reference decoder: replay must see it too.
+                    kind = KIND_MESSAGE_UTF8
+                    payload = record[2].encode("utf-8", "surrogatepass")
             elif kind == KIND_DECISION:
                 payload = _DECISION.pack(*record[3:]) + record[2].encode()
             else:
@@ -206,6 +207,8 @@ def _records(raw: bytes) -> Iterator[TickRecord]:
         pos += length
         if kind == KIND_MESSAGE:
             yield MessageRecord(recv_ns=recv_ns, raw=payload.decode("latin-1"))
+        elif kind == KIND_MESSAGE_UTF8:
+            yield MessageRecord(recv_ns=recv_ns, raw=payload.decode("utf-8", "surrogatepass"))
         elif kind == KIND_DECISION:
             decision_no, qty, avg_cost_e8, realized_e8, max_position = _DECISION.unpack_from(payload)
             yield DecisionRecord(

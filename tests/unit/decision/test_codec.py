@@ -190,7 +190,7 @@ def test_what_the_fast_decoder_accepts_the_reference_reads_the_same(price_text: 
         assert _fast_rows(fast) == _as_rows(decode_raw(raw))
 
 
-def test_numbers_too_large_for_int64_are_left_to_the_reference_decoder() -> None:
+def test_numbers_out_of_range_are_refused_by_both_decoders() -> None:
     from gateway.fix.marketdata_codec import FastDecoder
 
     decoder = FastDecoder()
@@ -206,8 +206,13 @@ def test_numbers_too_large_for_int64_are_left_to_the_reference_decoder() -> None
         raw = base.replace(old, new)
         assert raw != base
         assert decoder.decode(raw) is None, new
-        decode_raw(raw)  # the reference reads it with Python integers
-    largest = base.replace("270=1.00\x01", "270=92233720367.99999999\x01")
+        with pytest.raises(MarketDataError):  # and the reference refuses it: out of range
+            decode_raw(raw)
+    largest = base.replace("270=1.00\x01", "270=1000000000\x01")  # MAX_ABS_PRICE_E8
     fast = decoder.decode(largest)
-    assert fast is not None and fast.rows[0][2] == 9_223_372_036_799_999_999
+    assert fast is not None and fast.rows[0][2] == 1_000_000_000 * 100_000_000
     assert _fast_rows(fast) == _as_rows(decode_raw(largest))
+    beyond = base.replace("270=1.00\x01", "270=1000000000.00000001\x01")
+    assert decoder.decode(beyond) is None
+    with pytest.raises(MarketDataError):
+        decode_raw(beyond)
