@@ -68,7 +68,7 @@ class OrdersSection:
     cancel_retry_interval_ms: int = 1_000
     cancel_deadline_ms: int = 30_000
     # `fixgw run` stopping (SIGTERM, SIGINT, --seconds): cancel working orders and wait up to
-    # stop_timeout_ms for the answers before logging out; keep_gtc_on_stop leaves GTC/GTD ones
+    # stop_timeout_ms for the answers before logging out; keep_gtc_on_stop leaves GTC ones
     cancel_on_stop: bool = True
     keep_gtc_on_stop: bool = False
     stop_timeout_ms: int = 5_000

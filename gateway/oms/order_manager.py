@@ -1166,6 +1166,14 @@ class OrderManager:
             px = (report.avg_px * report.cum_qty - booked_notional) / missing
             if px <= 0:
                 px = report.avg_px
+            # AvgPx(6) is rounded to its last digit, so px is off by up to half of it times
+            # CumQty / missing; a limit order fills at its limit, so within that error the limit
+            # is the price (and no fill is booked between two ticks)
+            exponent = report.avg_px.as_tuple().exponent
+            if order.price is not None and isinstance(exponent, int):
+                bound = Decimal(1).scaleb(exponent) / 2 * report.cum_qty / missing
+                if abs(px - order.price) <= bound:
+                    px = order.price
         elif order.price is not None:
             px = order.price
         elif report.last_px is not None and report.last_px > 0:

@@ -112,3 +112,19 @@ def test_a_status_reply_that_matches_the_booked_fills_infers_nothing(tmp_path):
 
     assert _inferred_rows(ledger) == []
     assert ledger.count("anomalies") == 0
+
+
+def test_an_inferred_price_within_avg_px_rounding_of_the_limit_is_the_limit(tmp_path):
+    oms, ledger, _ = make_oms(tmp_path)
+    cl = present(oms.submit(symbol="ACME", side="1", qty=7, ord_type="2", price=Decimal("100.01")).cl_ord_id)
+    oms.on_execution_report(
+        report(cl, E.TRADE, S.PARTIALLY_FILLED, last_qty=3, last_px="100.00", cum_qty=3, leaves_qty=4)
+    )
+
+    # the venue rounds AvgPx to 8 decimals: (3 x 100.00 + 4 x 100.01) / 7 = 100.005714285...
+    oms.on_execution_report(
+        report(cl, E.ORDER_STATUS, S.FILLED, exec_id="0", cum_qty=7, avg_px="100.00571429")
+    )
+
+    ((qty, px, *_),) = _inferred_rows(ledger)
+    assert (qty, Decimal(px)) == (4, Decimal("100.01"))
