@@ -80,6 +80,10 @@ RECORDER_PAUSE_S = 20e-6
 MAX_QUEUED_SPAN_JOBS = 20_000
 
 
+# the input bounds of a model that recorded none: only non-finite inputs are refused
+_UNBOUNDED_HIGH = np.full(len(kernels.MODEL_INPUT_NAMES), np.inf, dtype=np.float32)
+_UNBOUNDED_LOW = -_UNBOUNDED_HIGH
+
 # data issues that are fallback reasons under their own name (the others are stale_market_data)
 _OWN_FALLBACK_REASONS = (REASON_GAP, REASON_BAD_DATA, REASON_DECISION_ERROR)
 
@@ -264,7 +268,8 @@ class DecisionSink:
         self._pending_model: LoadedModel | None = None
         self._fallback_state: dict[str, str] = {}
         self._store_error = ""  # set while the feature store cannot be written (recorder thread)
-        self._rows = np.zeros(rows, dtype=np.int64)  # each kept symbol's feature-state row
+        self._series_epoch: dict[str, int] = {}  # the book epoch each symbol's features follow
+        self._warmup_left: dict[str, int] = {}  # steps each restarted series still needs
         self._snapshot_requested_ns: dict[str, int] = {}
         self._issue_logged_ns: dict[tuple[str, str], int] = {}
         self._last_reprice_ns: dict[str, int] = {}
@@ -633,7 +638,11 @@ class DecisionSink:
             buy_volume, sell_volume = book.take_trade_flow()
             # The same float conversions as FeatureEngine.compute (replay), so the same bits.
             row = engine.row_for(book)
-            self._rows[len(kept)] = row
+            if book.epoch != self._series_epoch.get(symbol, 0):
+                # the book restarted: so does the feature series, which must warm up again
+                self._series_epoch[symbol] = book.epoch
+                if self._config.warmup_steps:
+                    self._warmup_left[symbol] = self._config.warmup_steps
             inputs[len(kept)] = (
                 row,
                 top[0] / PX_SCALE,
@@ -884,47 +893,47 @@ class DecisionSink:
         self, kept: Sequence[str], model_inputs: npt.NDArray[np.float32], model: LoadedModel
     ) -> list[tuple[str, str]] | None:
         """Per kept symbol, why its model output must not be followed although the model ran:
-        the features are still warming up after the book restarted, or an input is not finite
-        or outside the range the model was trained on. None when every row is fine (the
-        common case costs one finiteness check and one range check over the batch)."""
+        an input is not finite or outside the range the model was trained on, or the features
+        are still warming up after the book restarted. None when every row is fine; the common
+        case costs one compiled pass over the batch and one empty-dict test."""
         count = len(kept)
-        rows = model_inputs[:count]
-        low, high = model.input_low, model.input_high
-        finite = bool(np.isfinite(rows).all())
-        in_range = low is None or high is None or bool(((rows >= low) & (rows <= high)).all())
-        books = self._market.books
-        warmup = self._config.warmup_steps
-        engine = self._engine
-        warming = [
-            books[symbol].epoch > 0 and engine.steps(int(self._rows[i])) < warmup
-            for i, symbol in enumerate(kept)
-        ]
-        if finite and in_range and not any(warming):
+        low = model.input_low if model.input_low is not None else _UNBOUNDED_LOW
+        high = model.input_high if model.input_high is not None else _UNBOUNDED_HIGH
+        first_bad = kernels.first_unusable_row(model_inputs, count, low, high)
+        warming = self._warmup_left
+        if first_bad < 0 and not warming:
             return None
         reasons: list[tuple[str, str]] = []
         names = kernels.MODEL_INPUT_NAMES
-        for i in range(count):
-            row = rows[i]
-            bad = np.flatnonzero(~np.isfinite(row))
-            if bad.size:
-                reasons.append((fallback.INVALID_INPUT, f"{names[bad[0]]} = {row[bad[0]]}"))
-                continue
-            if low is not None and high is not None:
-                outside = np.flatnonzero((row < low) | (row > high))
-                if outside.size:
-                    j = int(outside[0])
-                    reasons.append(
-                        (
-                            fallback.INVALID_INPUT,
-                            f"{names[j]} = {row[j]:.6g} outside the trained range"
-                            f" [{low[j]:.6g}, {high[j]:.6g}]",
-                        )
-                    )
+        warmup = self._config.warmup_steps
+        for i, symbol in enumerate(kept):
+            row = model_inputs[i]
+            left = warming.get(symbol, 0)
+            if left:
+                # one more step of the new series is in
+                left -= 1
+                if left:
+                    warming[symbol] = left
+                else:
+                    del warming[symbol]
+            if first_bad >= 0 and i >= first_bad:
+                values = [float(v) for v in row]
+                bad = [j for j, v in enumerate(values) if not (math.isfinite(v) and low[j] <= v <= high[j])]
+                if bad:
+                    j = bad[0]
+                    if math.isfinite(values[j]):
+                        detail = f"{names[j]} = {values[j]:.6g} outside the trained range"
+                        detail += f" [{low[j]:.6g}, {high[j]:.6g}]"
+                    else:
+                        detail = f"{names[j]} = {values[j]}"
+                    reasons.append((fallback.INVALID_INPUT, detail))
                     continue
-            if warming[i]:
-                steps = engine.steps(int(self._rows[i]))
+            if left:
                 reasons.append(
-                    (fallback.FEATURES_WARMING_UP, f"{steps} of {warmup} steps since the book restarted")
+                    (
+                        fallback.FEATURES_WARMING_UP,
+                        f"{warmup - left} of {warmup} steps since the book restarted",
+                    )
                 )
                 continue
             reasons.append(("", ""))

@@ -206,6 +206,23 @@ def step_many(
             model_inputs[i, k] = np.float32(out[first_input + k])
 
 
+@njit(cache=True)
+def first_unusable_row(
+    model_inputs: npt.NDArray[np.float32],
+    count: int,
+    low: npt.NDArray[np.float32],
+    high: npt.NDArray[np.float32],
+) -> int:
+    """The first of `count` rows with an input that is not finite or outside [low, high], or -1.
+    Compiled: numpy's own checks on a batch this small cost microseconds on the callback."""
+    for i in range(count):
+        for k in range(model_inputs.shape[1]):
+            value = model_inputs[i, k]
+            if not np.isfinite(value) or value < low[k] or value > high[k]:
+                return i
+    return -1
+
+
 def warm() -> None:
     """Compile (or load from numba's cache) every kernel, so the first live tick pays nothing."""
     state = new_state()
@@ -218,3 +235,5 @@ def warm() -> None:
     inputs[:, IN_ASK] = 100.02
     inputs[1, IN_ROW] = 1
     step_many(states, inputs, 2, np.zeros((2, N_FEATURES)), np.zeros((2, MODEL_N_INPUTS), dtype=np.float32))
+    unbounded = np.full(MODEL_N_INPUTS, np.inf, dtype=np.float32)
+    first_unusable_row(np.zeros((2, MODEL_N_INPUTS), dtype=np.float32), 2, -unbounded, unbounded)
