@@ -220,20 +220,21 @@ CREATE TABLE execution_reports_v3 (
     late           INTEGER NOT NULL,
     raw            TEXT NOT NULL,
     trade_date     TEXT,                -- TradeDate(75), else the date of TransactTime(60)
-    dedup_key      TEXT                 -- session, order chain, ExecID, trade date; NULL for ExecType=I
+    dedup_key      TEXT                 -- session, ExecID, order chain, trade date; NULL for ExecType=I
 );
 INSERT INTO execution_reports_v3
 SELECT id, session, exec_id, order_key, cl_ord_id, orig_cl_ord_id, order_id, exec_type, ord_status,
        symbol, side, last_qty, last_px, cum_qty, leaves_qty, exec_ref_id, poss_dup, transact_time,
        recv_ns, seq_num, fits, late, raw, {_OLD_TRADE_DATE},
        CASE WHEN exec_type = 'I' THEN NULL
-            ELSE session || char(31) || coalesce(order_key, '') || char(31) || exec_id || char(31)
+            ELSE session || char(31) || exec_id || char(31) || coalesce(order_key, '') || char(31)
                  || {_OLD_TRADE_DATE} END
 FROM execution_reports;
 DROP TABLE execution_reports;
 ALTER TABLE execution_reports_v3 RENAME TO execution_reports;
+-- one index serves both the duplicate check and the lookup by (session, ExecID): the key
+-- starts with them, so a range over that prefix finds every report with that ExecID
 CREATE UNIQUE INDEX execution_reports_once ON execution_reports(dedup_key) WHERE dedup_key IS NOT NULL;
-CREATE INDEX execution_reports_by_exec_id ON execution_reports(session, exec_id);
 
 CREATE TABLE fills_v3 (
     id                 INTEGER PRIMARY KEY,

@@ -350,16 +350,22 @@ class Ledger:
     # --- execution reports, fills, positions -----------------------------------------------
 
     def insert_execution_report(
-        self, report: ExecutionReported, *, order_key: str | None, fits: bool, late: bool
+        self,
+        report: ExecutionReported,
+        *,
+        order_key: str | None,
+        fits: bool,
+        late: bool,
+        trade_date: str | None = None,
     ) -> int | None:
         """Store one ExecutionReport; its row id, or None if it is a duplicate: the same
         session, order chain, ExecID(17) and trading day were stored already. Order-status
         reports (ExecType=I, ExecID 0 by the FIX 4.4 rule) are never duplicates."""
-        trade_date = report.trading_day()
+        trade_date = trade_date or report.trading_day()
         dedup_key = (
             None
             if report.exec_type is ExecType.ORDER_STATUS
-            else f"{report.session}\x1f{order_key or ''}\x1f{report.exec_id}\x1f{trade_date}"
+            else f"{report.session}\x1f{report.exec_id}\x1f{order_key or ''}\x1f{trade_date}"
         )
         cursor = self._db.execute(
             "INSERT OR IGNORE INTO execution_reports (session, exec_id, order_key, cl_ord_id,"
@@ -396,8 +402,12 @@ class Ledger:
         return cursor.lastrowid if cursor.rowcount == 1 else None
 
     def has_execution_report(self, session: str, exec_id: str) -> bool:
+        """A report with this ExecID was stored on the session (status reports aside): a range
+        over the dedup key's (session, ExecID) prefix, on its index."""
+        prefix = f"{session}\x1f{exec_id}\x1f"
         row = self._db.execute(
-            "SELECT 1 FROM execution_reports WHERE session=? AND exec_id=?", (session, exec_id)
+            "SELECT 1 FROM execution_reports WHERE dedup_key >= ? AND dedup_key < ? LIMIT 1",
+            (prefix, prefix + "\U0010ffff"),
         ).fetchone()
         return row is not None
 

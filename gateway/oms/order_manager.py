@@ -589,21 +589,27 @@ class OrderManager:
                     self._orders[outbound.order_key] = order
         return sent
 
+    def _request_step(self, order_key: str, event: RequestEvent, now: int, text: str | None) -> bool:
+        """Apply a request event to the order's request in flight (its ledger row inside the
+        caller's transaction); True when nothing is pending for the order afterwards."""
+        pending = self._pending.get(order_key)
+        if pending is None:
+            return True
+        step = step_request(pending.phase, event)
+        if step.phase is not None:
+            pending.phase = step.phase
+            pending.since_ns = now
+            return False
+        del self._pending[order_key]
+        if step.row_state is not None:
+            self._ledger.set_request_state(pending.cl_ord_id, step.row_state, text, now)
+        return True
+
     def _clear_pending(self, order: Order, event: RequestEvent, now: int, text: str | None) -> Order:
-        """Apply a request event that ends the order's pending request (inside a transaction);
-        returns the order without its pending mark."""
-        pending = self._pending.get(order.order_key)
-        if pending is not None:
-            step = step_request(pending.phase, event)
-            if step.phase is None:
-                del self._pending[order.order_key]
-                if step.row_state is not None:
-                    self._ledger.set_request_state(pending.cl_ord_id, step.row_state, text, now)
-            else:
-                pending.phase = step.phase
-                pending.since_ns = now
-                return order
-        return replace(order, pending="", updated_ns=now) if order.pending else order
+        """Apply a request event (inside a transaction); the order without its pending mark
+        when the request is no longer pending."""
+        cleared = self._request_step(order.order_key, event, now, text)
+        return replace(order, pending="", updated_ns=now) if cleared and order.pending else order
 
     def _write_ahead_request(
         self,
@@ -761,12 +767,16 @@ class OrderManager:
                 order_qty=report.order_qty if report.order_qty is not None else order.order_qty,
             )
             transition = apply_execution(order.status, report.exec_type, reported)
-            updated = self._next_order_state(order, report, transition, now)
             before = position = self._positions.get(order.symbol)
             fill_recorded = False
             with self._ledger.transaction():
+                trade_date = report.trading_day()
                 report_id = self._ledger.insert_execution_report(
-                    report, order_key=order.order_key, fits=transition.fits, late=transition.late
+                    report,
+                    order_key=order.order_key,
+                    fits=transition.fits,
+                    late=transition.late,
+                    trade_date=trade_date,
                 )
                 if report_id is None:
                     self.counters["duplicates"] += 1
@@ -783,7 +793,7 @@ class OrderManager:
                         raw=report.raw,
                     )
                 if report.exec_type is ExecType.TRADE and report.last_qty > 0:
-                    position, fill_recorded = self._record_fill(order, report, position)
+                    position, fill_recorded = self._record_fill(order, report, position, trade_date)
                 elif report.exec_type in (ExecType.TRADE_CANCEL, ExecType.TRADE_CORRECT):
                     position = self._record_bust_or_correction(order, report, position, now)
                 # fills the venue counts (CumQty) that no fill report brought: booked as inferred
@@ -792,7 +802,8 @@ class OrderManager:
                 ):
                     position = self._infer_missing_fills(order, report, report_id, position, now)
                 self._settle_request(order, report, now)
-                updated = self._settle_pending(updated, order, report, transition, now)
+                clear_pending = self._settle_pending(order, report, transition, now)
+                updated = self._next_order_state(order, report, transition, now, clear_pending=clear_pending)
                 self._ledger.update_order(updated)
                 if position is not before and position is not None:
                     self._ledger.upsert_position(position, now)
@@ -1010,7 +1021,13 @@ class OrderManager:
         return None
 
     def _next_order_state(
-        self, order: Order, report: ExecutionReported, transition: Transition, now: int
+        self,
+        order: Order,
+        report: ExecutionReported,
+        transition: Transition,
+        now: int,
+        *,
+        clear_pending: bool,
     ) -> Order:
         changes: dict[str, object] = {
             "status": transition.status,
@@ -1037,6 +1054,8 @@ class OrderManager:
                 changes["price"] = price
         if transition.status.is_final:
             changes["leaves_qty"] = 0
+        if clear_pending and order.pending:
+            changes["pending"] = ""
         return replace(order, **changes)  # type: ignore[arg-type]
 
     def _request_event(
@@ -1067,15 +1086,17 @@ class OrderManager:
         return None
 
     def _settle_pending(
-        self, updated: Order, order: Order, report: ExecutionReported, transition: Transition, now: int
-    ) -> Order:
+        self, order: Order, report: ExecutionReported, transition: Transition, now: int
+    ) -> bool:
+        """Apply what a report means for the order's request in flight (its ledger row in the
+        caller's transaction); True when the order's pending mark goes."""
         pending = self._pending.get(order.order_key)
         if pending is None:
             # nothing in flight (or its mark outlived a restart without its request row)
-            return replace(updated, pending="") if updated.pending and updated.is_final else updated
+            return transition.status.is_final
         event = self._request_event(pending, report, transition)
         if event is None:
-            return updated
+            return False
         if event is RequestEvent.UNKNOWN_AT_VENUE:
             log.warning(
                 "%s request %s for order %s: the venue's status (%s) shows no such request",
@@ -1084,10 +1105,10 @@ class OrderManager:
                 order.cl_ord_id,
                 report.ord_status.name,
             )
-        return self._clear_pending(updated, event, now, report.text)
+        return self._request_step(order.order_key, event, now, report.text)
 
     def _record_fill(
-        self, order: Order, report: ExecutionReported, position: Position | None
+        self, order: Order, report: ExecutionReported, position: Position | None, trade_date: str
     ) -> tuple[Position | None, bool]:
         if report.last_px is None:
             raise MessageError(f"fill {report.exec_id} has no LastPx(31)", tag=31)
@@ -1104,7 +1125,7 @@ class OrderManager:
                 last_px=report.last_px,
                 transact_time=report.transact_time,
                 recv_ns=report.recv_ns,
-                trade_date=report.trading_day(),
+                trade_date=trade_date,
             )
         )
         if not inserted:
