@@ -241,15 +241,18 @@ class RunningSimulator:
 def simulator_process(*, seed: int = 7, config: Path = SIM_CONFIG) -> Iterator[RunningSimulator]:
     """`fixgw sim` on free loopback ports with a fresh state directory; stopped with SIGTERM.
 
-    It runs with a password, as a venue a gateway logs on to would."""
+    It runs with a password, as a venue a gateway logs on to would: the bench logs on as CLIENT1,
+    whose password is its own variable in simulator.cfg (FIXSIM_PASSWORD_CLIENT1)."""
     if not (REPO_ROOT / "simulator" / "process.py").exists():
         raise SimulatorMissing("simulator/process.py is not there yet")
-    from simulator.process import SimulatorStartError, start_simulator_process
+    from simulator.process import CLIENT1_PASSWORD_ENV, SimulatorStartError, start_simulator_process
 
     password = f"bench-{os.getpid()}-{int(time.time())}"
     with tempfile.TemporaryDirectory(prefix="fixgw-bench-sim-") as state:
         try:
-            sim = start_simulator_process(Path(state), seed=seed, config=config, password=password)
+            sim = start_simulator_process(
+                Path(state), seed=seed, config=config, password=password, env={CLIENT1_PASSWORD_ENV: password}
+            )
         except SimulatorStartError as exc:
             raise BenchError(str(exc)) from exc
         try:

@@ -17,6 +17,7 @@ import argparse
 import gc
 import importlib
 import logging
+import os
 import signal
 import sys
 import threading
@@ -30,6 +31,7 @@ from gateway.config import GatewayConfig, load_config
 from gateway.domain.errors import ConfigError, GatewayError
 from gateway.domain.fix_values import TimeInForce
 from gateway.domain.ports import SinkContext
+from gateway.files import owner_only, private_dir, restrict_tree, set_owner_only_umask
 from gateway.ledger.store import Ledger, open_ledger
 from gateway.oms.order_manager import OrderManager, Route
 from gateway.telemetry import OrderSpans, Telemetry, setup_telemetry
@@ -42,14 +44,16 @@ TIMER_INTERVAL_S = 0.2  # how often request timeouts and cancel retries are look
 
 def configure_logging(state_dir: Path, *, to_stderr: bool = True, level: int = logging.INFO) -> Path:
     """Gateway log and FIX message log under the state dir; the gateway log also to stderr."""
-    state_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(state_dir)  # owner-only state (docs/security.md)
+    restrict_tree(state_dir)  # logs an older version left world-readable
     root = logging.getLogger("fixgw")
     root.setLevel(level)
     for handler in list(root.handlers):
         root.removeHandler(handler)
         handler.close()
     main_log = state_dir / "gateway.log"
-    file_handler = logging.FileHandler(main_log, encoding="utf-8")
+    with owner_only():
+        file_handler = logging.FileHandler(main_log, encoding="utf-8")
     file_handler.setFormatter(logging.Formatter(LOG_FORMAT))
     root.addHandler(file_handler)
     if to_stderr:
@@ -62,7 +66,8 @@ def configure_logging(state_dir: Path, *, to_stderr: bool = True, level: int = l
     for handler in list(messages.handlers):
         messages.removeHandler(handler)
         handler.close()
-    message_handler = logging.FileHandler(state_dir / "fix-messages.log", encoding="utf-8")
+    with owner_only():
+        message_handler = logging.FileHandler(state_dir / "fix-messages.log", encoding="utf-8")
     message_handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
     messages.addHandler(message_handler)
     messages.setLevel(logging.INFO)
@@ -89,6 +94,7 @@ class Gateway:
         self.reconnect: Any = None  # gateway.fix.reconnect.ReconnectDriver when [reconnect] enabled
         self._timer_stop = threading.Event()
         self._timer: threading.Thread | None = None
+        self._previous_umask: int | None = None
 
     def start(self) -> None:
         import quickfix as fix
@@ -100,6 +106,11 @@ class Gateway:
 
         config = self.config
         self._check_credentials()
+        # Everything under the state dir is owner-only, also what is created after start-up
+        # (QuickFIX re-creates its store files on a sequence reset): umask 077 until stop().
+        private_dir(self.state_dir)
+        restrict_tree(self.state_dir)
+        self._previous_umask = set_owner_only_umask()
         cfg_path, self.session_keys = write_effective_cfg(config, self.state_dir)
         self.ledger = open_ledger(
             config.ledger.path,
@@ -335,6 +346,9 @@ class Gateway:
             self.telemetry.shutdown()
         if self.ledger is not None:
             self.ledger.close()
+        if self._previous_umask is not None:
+            os.umask(self._previous_umask)
+            self._previous_umask = None
         # back within the collector's reach: a process that starts another gateway (the tests,
         # the demo's restarts) must be able to free this one's cycles
         gc.unfreeze()

@@ -7,7 +7,8 @@ positions and session state that no other local user should read, so everything 
 there is owner-only:
 
     private_dir(state_dir)          # mkdir -p with 0700, and 0700 for one that already exists
-    restrict_tree(state_dir)        # state left by an older version: dirs 0700, files 0600
+    restrict_tree(state_dir)        # state left by an older version: no group/other bits
+    private_sqlite(ledger_path)     # a database and its -wal/-shm/-journal: 0600
     with owner_only():              # files created inside get 0600, directories 0700
         ... open logs, the ledger, start QuickFIX ...
 
@@ -55,22 +56,29 @@ def private_file(path: Path | str) -> Path:
     return file
 
 
+def private_sqlite(path: Path | str) -> Path:
+    """An existing SQLite database and its -wal, -shm and -journal files set to 0600 (SQLite
+    creates the -wal and -shm files with the database file's mode)."""
+    database = Path(path)
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        private_file(database.with_name(database.name + suffix))
+    return database
+
+
 def restrict_tree(root: Path | str) -> list[Path]:
-    """Directories 0700 and regular files 0600 under `root` (itself included); symlinks are not
-    followed. Returns the paths whose mode changed: state written by a version of fixgw that
-    left files world-readable."""
+    """Take every permission of group and others away under `root` (itself included): state
+    written by a version of fixgw that left it world-readable. Only those bits are removed (the
+    owner's stay as they were, so nothing becomes unusable to its owner), symlinks are neither
+    followed nor changed. Returns the paths whose mode changed."""
     changed: list[Path] = []
     base = Path(root)
-    if not base.is_dir():
+    if not base.is_dir() or base.is_symlink():
         return changed
     for directory, dirnames, filenames in os.walk(base, followlinks=False):
         here = Path(directory)
-        if _tighten(here, DIR_MODE):
-            changed.append(here)
-        for name in filenames:
-            file = here / name
-            if not file.is_symlink() and file.is_file() and _tighten(file, FILE_MODE):
-                changed.append(file)
+        for path in [here, *(here / name for name in filenames)]:
+            if not path.is_symlink() and _tighten(path):
+                changed.append(path)
         dirnames[:] = [d for d in dirnames if not (here / d).is_symlink()]
     return changed
 
@@ -82,8 +90,7 @@ def owner_only() -> Iterator[None]:
     try:
         yield
     finally:
-        # Never loosen what an enclosing owner_only (or a process-wide umask) set.
-        os.umask(previous | OWNER_ONLY_UMASK if previous & OWNER_ONLY_UMASK == OWNER_ONLY_UMASK else previous)
+        os.umask(previous)
 
 
 def set_owner_only_umask() -> int:
@@ -92,11 +99,11 @@ def set_owner_only_umask() -> int:
     return os.umask(OWNER_ONLY_UMASK)
 
 
-def _tighten(path: Path, mode: int) -> bool:
+def _tighten(path: Path) -> bool:
     current = stat.S_IMODE(path.lstat().st_mode)
-    if current & ~mode == 0 and current & mode == mode:
+    if not current & OWNER_ONLY_UMASK:
         return False
-    _chmod(path, mode)
+    _chmod(path, current & ~OWNER_ONLY_UMASK)
     return True
 
 

@@ -1,9 +1,11 @@
 """The QuickFIX Application of the simulator: FIX in -> venue -> SQLite -> FIX out.
 
 Takes application messages from QuickFIX's session threads, reads them by tag into venue
-requests, applies them to the `Venue` under one lock, commits what changed to the venue's
-SQLite file and only then sends the replies and publishes market data. Every callback catches
-what it does not mean to raise: an exception escaping into QuickFIX ends the process.
+requests (Account(1) defaults to the session's own account; which accounts a session may name
+is the venue's rule, from simulator/clients.py), applies them to the `Venue` under one lock,
+commits what changed to the venue's SQLite file and only then sends the replies and publishes
+market data. Every callback catches what it does not mean to raise: an exception escaping into
+QuickFIX ends the process.
 
 Also here: the masking message log (QuickFIX's own FileLog would write Password(554) in clear)
 and the scripted faults that act on the FIX layer (duplicates, sequence gaps, disconnects,
@@ -26,11 +28,12 @@ import quickfix as fix
 
 from simulator import fixmessages as out
 from simulator.backpressure import SendQueueProbe
+from simulator.clients import Clients
 from simulator.faults import Faults
 from simulator.fixmessages import field, header_field
 from simulator.instruments import Instrument
 from simulator.liquidity import MarketAgents
-from simulator.marketdata import Subscription, SubscriptionRegistry
+from simulator.marketdata import Subscribed, Subscription, SubscriptionRegistry
 from simulator.store import VenueStore
 from simulator.venue import (
     CancelRejectOut,
@@ -186,8 +189,7 @@ class SimulatorApplication(fix.Application):
         store: VenueStore,
         faults: Faults,
         agents: MarketAgents,
-        password: Callable[[], str | None],
-        username: Callable[[], str | None] = lambda: None,
+        clients: Clients | None = None,
         send_queues: SendQueueProbe | None = None,
         stalled_peer_timeout_s: float = 5.0,
         max_entries_per_message: int = 64,
@@ -200,8 +202,7 @@ class SimulatorApplication(fix.Application):
         self.instruments: Mapping[str, Instrument] = venue.instruments
         self.subscriptions = SubscriptionRegistry(max_entries_per_message)
         self.lock = threading.RLock()
-        self._password = password
-        self._username = username
+        self.clients = clients if clients is not None else Clients(())
         self.send_queues = send_queues
         self.stalled_peer_timeout_s = stalled_peer_timeout_s
         self.market_data_held_back = 0
@@ -263,11 +264,17 @@ class SimulatorApplication(fix.Application):
     def _check_credentials(self, logon: fix.Message, key: str) -> str | None:
         """None when the Logon(35=A) may proceed, else the reason to refuse it.
 
-        With a password required, Password(554) must match it, and Username(553) must name the
-        expected user: the one SimUsernameEnv's variable names, or else the client's CompID
-        (a Logon without Username(553) is then accepted on the password alone)."""
-        expected_password = self._password()
-        expected_user = self._username()
+        Credentials are the session's own (simulator/clients.py). With a password required,
+        Password(554) must match it, and Username(553) must name the expected user: the one the
+        session's SimUsernameEnv variable names, or else the client's CompID (a Logon without
+        Username(553) is then accepted on the password alone). A session whose password is unset
+        while other sessions have one is refused whatever it sends."""
+        expected = self.clients.expected_logon(key)
+        if expected.refusal is not None and self.clients.session(key) is not None:
+            log.warning("%s: logon refused: %s", key, expected.refusal)
+            return "logon rejected: invalid username or password"
+        expected_password = expected.password
+        expected_user = expected.username
         if expected_password is None and expected_user is None:
             return None
         given_user = field(logon, 553)
@@ -313,7 +320,7 @@ class SimulatorApplication(fix.Application):
     # -- handlers --------------------------------------------------------------------------
 
     def _account(self, message: fix.Message, key: str) -> str:
-        return field(message, 1) or self._counterparty.get(key, "")
+        return field(message, 1) or self.clients.default_account(key, self._counterparty.get(key, ""))
 
     def _delay_ack(self) -> None:
         delay_ms = self.faults.get("ack_delay_ms")
@@ -409,7 +416,10 @@ class SimulatorApplication(fix.Application):
             side=field(message, 54),
         )
         with self.lock:
-            self.process(self.venue.mass_status(request))
+            result = self.venue.mass_status(request)
+            self.process(result)
+        if not result.messages and result.refusals:
+            self._send_business_reject(key, message, "AF", "6", result_text(result), ref_id=req_id)
 
     def _on_mass_cancel(self, message: fix.Message, key: str) -> None:
         request = MassCancelRequest(
@@ -479,8 +489,19 @@ class SimulatorApplication(fix.Application):
                     entry_types=frozenset(),
                     depth=depth,
                 )
-                if not self.subscriptions.subscribe(subscription):
+                cap = self.clients.max_md_subscriptions(key)
+                outcome = self.subscriptions.subscribe(subscription, max_per_session=cap)
+                if outcome is Subscribed.DUPLICATE:
                     self._send(key, out.market_data_reject(md_req_id, "1", f"duplicate MDReqID {md_req_id}"))
+                    return
+                if outcome is Subscribed.LIMIT:
+                    # Each subscription is one more copy of the feed for this one peer to read
+                    # and for the venue to build: a cap keeps one client from slowing all others.
+                    log.warning(
+                        "%s: MarketDataRequest(35=V) %s refused: %d subscriptions open", key, md_req_id, cap
+                    )
+                    text = f"subscription limit reached: at most {cap} per session (unsubscribe one first)"
+                    self._send(key, out.market_data_reject(md_req_id, "2", text))
                     return
             for symbol in symbols:
                 snapshot = self.venue.snapshot(symbol, depth)
@@ -501,6 +522,8 @@ class SimulatorApplication(fix.Application):
 
     def process(self, result: VenueResult) -> None:
         """Persist, then send, then publish; then apply the fill faults. Caller holds the lock."""
+        for refusal in result.refusals:
+            log.warning("%s", refusal)
         self.store.save(result)
         for outbound in result.messages:
             self._send_outbound(outbound)
@@ -679,6 +702,11 @@ class SimulatorApplication(fix.Application):
 
     def session_id(self, key: str) -> fix.SessionID | None:
         return self._session_ids.get(key)
+
+
+def result_text(result: VenueResult) -> str:
+    """The Text(58) of a refusal: what follows the session key in the venue's log line."""
+    return result.refusals[0].split(" refused: ", 1)[-1] if result.refusals else ""
 
 
 def _disconnect(session_id: fix.SessionID) -> None:

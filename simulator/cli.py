@@ -1,8 +1,9 @@
 """`fixgw sim`: run the bundled FIX 4.4 exchange simulator in the foreground.
 
 Takes the command line; prints where it listens (`listening on 127.0.0.1:N`, and
-`control on 127.0.0.1:M` when a control port is asked for), logs session events, and serves
-until SIGINT or SIGTERM. Also runnable as `python -m simulator.cli`.
+`control on 127.0.0.1:M` when a control port is asked for, with the file holding its token when
+the token did not come from the environment), logs session events, and serves until SIGINT or
+SIGTERM. Everything it writes is owner-only (umask 077). Also runnable as `python -m simulator.cli`.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import threading
 from pathlib import Path
 from types import FrameType
 
+from gateway.files import set_owner_only_umask
 from simulator.faults import FaultError, parse_assignments
 from simulator.settings import DEFAULT_CONFIG, SettingsError, load_settings
 
@@ -93,6 +95,9 @@ def main(argv: list[str]) -> int:
         print(f"fixgw sim: {exc}", file=sys.stderr)
         return 2
 
+    # The venue's database, message store, logs and control token are nobody else's business
+    # (set once the arguments are good: a refused start leaves the caller's umask alone).
+    set_owner_only_umask()
     # Imported here: quickfix loads only once the arguments are known to be good.
     from simulator.server import SimulatorServer
 
@@ -116,6 +121,8 @@ def main(argv: list[str]) -> int:
     print(f"listening on 127.0.0.1:{server.port} (FIX 4.4; sessions: {sessions})", flush=True)
     if server.control_port is not None:
         print(f"control on 127.0.0.1:{server.control_port}", flush=True)
+        if server.control_token_file is not None:
+            print(f"control token in {server.control_token_file}", flush=True)
     print(f"state {settings.state_db}", flush=True)
     # Linux's parent-death signal (set by simulator.process) is the fast path; polling the parent
     # pid also covers a parent whose death signal was lost or never armed.

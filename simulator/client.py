@@ -32,6 +32,7 @@ from typing import NoReturn
 import quickfix as fix
 import quickfix44 as fix44
 
+from gateway.files import owner_only, private_dir
 from simulator.settings import PACKAGE_ROOT, SettingsError, find_data_dictionary
 
 PROGRAM = "fixgw client"
@@ -213,9 +214,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--target", default="FIXSIM", help="the venue's CompID (%(default)s)")
     parser.add_argument(
         "--password-env",
-        default="FIXSIM_PASSWORD",
+        default="FIXSIM_PASSWORD_CLIENT1",
         metavar="VAR",
-        help="environment variable holding the Logon Password(554); unset or empty: none sent (%(default)s)",
+        help="environment variable holding the Logon Password(554); unset or empty: none sent "
+        "(%(default)s, CLIENT1's in sessions/simulator.cfg; FIXSIM_PASSWORD for FIXGW)",
     )
     parser.add_argument(
         "--state-dir", type=Path, default=Path("var/client"), help="QuickFIX message store (%(default)s)"
@@ -647,7 +649,8 @@ class FixClient:
             raise ClientError(str(exc)) from None
         store = (self.options.state_dir / "store").resolve()
         try:
-            store.mkdir(parents=True, exist_ok=True)
+            private_dir(self.options.state_dir)
+            private_dir(store)
         except OSError as exc:
             raise ClientError(f"cannot create state directory {store}: {exc.strerror}") from None
         defaults = fix.Dictionary()
@@ -689,7 +692,8 @@ class FixClient:
         settings = self._settings()
         self._application = application  # QuickFIX keeps a bare pointer: keep it alive
         self._store_factory = fix.FileStoreFactory(settings)
-        self._initiator = fix.SocketInitiator(application, self._store_factory, settings)
+        with owner_only():  # the store's files are created here
+            self._initiator = fix.SocketInitiator(application, self._store_factory, settings)
         self._initiator.start()
         where = f"{self.options.host}:{self.options.port}"
         pair = f"SenderCompID={self.options.sender} TargetCompID={self.options.target}"

@@ -1,23 +1,39 @@
-"""The control port: loopback TCP, one JSON object per line each way.
+"""The control port: loopback TCP, one JSON object per line each way, behind a token.
 
 `ControlServer` serves a running `SimulatorServer` (faults, the venue's truth: fills, positions,
 orders, books; trade busts and corrections; end of day). `SimulatorControl(port)` is the Python
 client that tests and the demo use against a simulator running as a subprocess.
 
-Ops: ping, set_fault {name, value}, clear_faults, faults, fills {account}, positions {account},
-orders {account}, book {symbol, depth}, bust {exec_id}, correct {exec_id, last_px, last_qty},
-cancel_order {order_id}, end_of_day, pause_market, resume_market, sessions.
+Every connection starts with `{"op": "auth", "token": "..."}`; anything else first, or a wrong
+token, gets one error line and the connection is closed. The token is compared in constant time
+(hmac.compare_digest) and comes from the environment variable `SimControlTokenEnv` names
+(FIXSIM_CONTROL_TOKEN) or else an owner-only file (`SimControlTokenFile`, default
+`<state dir>/control.token`, created with a random token when absent): see `control_token`.
+A connection that sends nothing for `SimControlIdleTimeoutS` is closed, and at most
+`SimControlMaxConnections` are served at once (one thread each); those beyond get an error line
+and are closed at once.
+
+Ops: auth {token}, ping, set_fault {name, value}, clear_faults, faults, fills {account},
+positions {account}, orders {account}, book {symbol, depth}, bust {exec_id},
+correct {exec_id, last_px, last_qty}, cancel_order {order_id}, end_of_day, pause_market,
+resume_market, sessions.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hmac
 import json
 import logging
+import os
+import secrets
 import socket
 import socketserver
+import stat
 import threading
+import time
 from decimal import Decimal, InvalidOperation
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from simulator.faults import FaultError
@@ -29,10 +45,74 @@ if TYPE_CHECKING:
 log = logging.getLogger("simulator.control")
 
 MAX_LINE_BYTES = 64 * 1024
+TOKEN_ENV = "FIXSIM_CONTROL_TOKEN"  # what SimulatorControl reads when given no token
+MIN_TOKEN_CHARS = 16
+REFUSED_LOG_INTERVAL_S = 10.0
+
+# Tokens of the control ports this process started or serves (simulator.process and an
+# in-process SimulatorServer register theirs), so a SimulatorControl(port) made anywhere in the
+# same process finds the token without it being passed around or written to a file.
+_known_tokens: dict[int, str] = {}
+_known_tokens_lock = threading.Lock()
 
 
 class ControlError(RuntimeError):
     """The simulator answered a control request with ok=false, or the connection failed."""
+
+
+def remember_token(port: int, token: str) -> None:
+    with _known_tokens_lock:
+        _known_tokens[port] = token
+
+
+def forget_token(port: int) -> None:
+    with _known_tokens_lock:
+        _known_tokens.pop(port, None)
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def control_token(env_name: str | None, token_file: Path | None) -> tuple[str, Path | None]:
+    """The control port's token and the file it came from (None: from the environment).
+
+    The environment variable `env_name` wins when set. Else `token_file` is read, and refused
+    unless it is a regular file of this user that nobody else may read or write; when it does
+    not exist it is created (0600) with a new random token, so an operator can read it there."""
+    if env_name:
+        value = os.environ.get(env_name, "").strip()
+        if value:
+            if len(value) < MIN_TOKEN_CHARS:
+                raise ControlError(f"{env_name}: a control token has at least {MIN_TOKEN_CHARS} characters")
+            return value, None
+    if token_file is None:
+        raise ControlError("no control token: set the environment variable or SimControlTokenFile")
+    try:
+        fd = os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    except FileExistsError:
+        return _read_token_file(token_file), token_file
+    token = new_token()
+    with os.fdopen(fd, "w", encoding="ascii") as out:
+        out.write(token + "\n")
+    return token, token_file
+
+
+def _read_token_file(path: Path) -> str:
+    info = path.lstat()
+    if not stat.S_ISREG(info.st_mode):
+        raise ControlError(f"{path}: the control token file is not a regular file")
+    if info.st_uid != os.getuid():
+        raise ControlError(f"{path}: the control token file belongs to another user")
+    if stat.S_IMODE(info.st_mode) & 0o077:
+        raise ControlError(
+            f"{path}: the control token file is readable or writable by others "
+            f"(mode {stat.S_IMODE(info.st_mode):04o}); chmod 600 it"
+        )
+    token = path.read_text(encoding="ascii", errors="replace").strip()
+    if len(token) < MIN_TOKEN_CHARS:
+        raise ControlError(f"{path}: a control token has at least {MIN_TOKEN_CHARS} characters")
+    return token
 
 
 def _require(request: dict[str, Any], key: str) -> Any:
@@ -172,22 +252,57 @@ def handle_request(server: SimulatorServer, request: dict[str, Any]) -> dict[str
 class _Handler(socketserver.StreamRequestHandler):
     server: _ThreadingServer
 
+    def setup(self) -> None:
+        super().setup()
+        # A read that waits longer than this ends the connection (and frees its thread).
+        self.connection.settimeout(self.server.idle_timeout_s)
+
     def handle(self) -> None:
+        authenticated = False
         while True:
             try:
                 line = self.rfile.readline(MAX_LINE_BYTES)
-            except OSError:
+            except OSError:  # idle timeout, reset
                 return
             if not line:
                 return
             if not line.strip():
                 continue
-            reply = self._answer(line)
+            if authenticated:
+                reply = self._answer(line)
+            else:
+                authenticated = self._authenticate(line)
+                reply = (
+                    {"ok": True, "auth": True} if authenticated else {"ok": False, "error": self._auth_error}
+                )
             try:
                 self.wfile.write((json.dumps(reply) + "\n").encode())
                 self.wfile.flush()
             except OSError:
                 return
+            if not authenticated:
+                return
+
+    _auth_error = "authentication failed"
+
+    def _authenticate(self, line: bytes) -> bool:
+        try:
+            request = json.loads(line)
+        except ValueError:
+            request = None
+        if not isinstance(request, dict) or request.get("op") != "auth":
+            self._auth_error = 'not authenticated: the first request must be {"op": "auth", "token": "..."}'
+            log.warning(
+                "control connection from %s: request before authentication; closed", self.client_address
+            )
+            return False
+        given = request.get("token")
+        # compare_digest on bytes of any length: a wrong length is rejected in constant time too
+        if isinstance(given, str) and hmac.compare_digest(given.encode(), self.server.token.encode()):
+            return True
+        self._auth_error = "authentication failed"
+        log.warning("control connection from %s: wrong token; closed", self.client_address)
+        return False
 
     def _answer(self, line: bytes) -> dict[str, Any]:
         try:
@@ -205,19 +320,101 @@ class _Handler(socketserver.StreamRequestHandler):
 class _ThreadingServer(socketserver.ThreadingTCPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # A burst of connections is answered (refused over the cap) at once, not left to SYN retries.
+    request_queue_size = 128
 
-    def __init__(self, address: tuple[str, int], simulator: SimulatorServer) -> None:
+    def __init__(
+        self,
+        address: tuple[str, int],
+        simulator: SimulatorServer,
+        *,
+        token: str,
+        idle_timeout_s: float,
+        max_connections: int,
+    ) -> None:
         super().__init__(address, _Handler)
         self.simulator = simulator
+        self.token = token
+        self.idle_timeout_s = idle_timeout_s
+        self.max_connections = max_connections
+        self.refused_connections = 0
+        self._active = 0
+        self._active_lock = threading.Lock()
+        self._refused_logged_at = 0.0
+
+    @property
+    def active_connections(self) -> int:
+        with self._active_lock:
+            return self._active
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        # On the accepting thread: a connection over the cap never gets a thread of its own.
+        with self._active_lock:
+            admitted = self._active < self.max_connections
+            if admitted:
+                self._active += 1
+        if not admitted:
+            self._refuse(request, client_address)
+            return
+        try:
+            super().process_request(request, client_address)
+        except Exception:
+            with self._active_lock:
+                self._active -= 1
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            with self._active_lock:
+                self._active -= 1
+
+    def _refuse(self, request: Any, client_address: Any) -> None:
+        self.refused_connections += 1
+        with contextlib.suppress(OSError):
+            request.settimeout(0.2)
+            line = {"ok": False, "error": f"too many control connections (at most {self.max_connections})"}
+            request.sendall((json.dumps(line) + "\n").encode())
+        self.shutdown_request(request)
+        now = time.monotonic()
+        if now - self._refused_logged_at >= REFUSED_LOG_INTERVAL_S:
+            self._refused_logged_at = now
+            log.warning(
+                "control port: refused a connection from %s: %d open (the cap); %d refused so far",
+                client_address,
+                self.max_connections,
+                self.refused_connections,
+            )
 
 
 class ControlServer:
-    def __init__(self, simulator: SimulatorServer, port: int) -> None:
-        self._server = _ThreadingServer(("127.0.0.1", port), simulator)
+    def __init__(
+        self,
+        simulator: SimulatorServer,
+        port: int,
+        *,
+        token: str,
+        idle_timeout_s: float = 60.0,
+        max_connections: int = 8,
+    ) -> None:
+        if len(token) < MIN_TOKEN_CHARS:
+            raise ControlError(f"a control token has at least {MIN_TOKEN_CHARS} characters")
+        self._server = _ThreadingServer(
+            ("127.0.0.1", port),
+            simulator,
+            token=token,
+            idle_timeout_s=idle_timeout_s,
+            max_connections=max_connections,
+        )
         self.port: int = self._server.server_address[1]
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="sim-control", daemon=True
         )
+
+    @property
+    def active_connections(self) -> int:
+        return self._server.active_connections
 
     def start(self) -> None:
         self._thread.start()
@@ -229,15 +426,43 @@ class ControlServer:
 
 
 class SimulatorControl:
-    """Client of the control port. One connection, reopened when it breaks; thread-safe."""
+    """Client of the control port. One connection, reopened (and authenticated again) when it
+    breaks, e.g. after the server's idle timeout; thread-safe.
 
-    def __init__(self, port: int, host: str = "127.0.0.1", timeout_s: float = 5.0) -> None:
+    `token`: the control token; without it, the one registered in this process for `port`
+    (simulator.process and an in-process server register theirs), else $FIXSIM_CONTROL_TOKEN."""
+
+    def __init__(
+        self, port: int, host: str = "127.0.0.1", timeout_s: float = 5.0, *, token: str | None = None
+    ) -> None:
         self.port = port
         self.host = host
         self.timeout_s = timeout_s
+        self._token = token
         self._lock = threading.Lock()
         self._sock: socket.socket | None = None
         self._reader: Any = None
+
+    def _resolve_token(self) -> str:
+        if self._token is not None:
+            return self._token
+        with _known_tokens_lock:
+            known = _known_tokens.get(self.port)
+        return known or os.environ.get(TOKEN_ENV, "")
+
+    def _connect_locked(self) -> None:
+        self._sock = socket.create_connection((self.host, self.port), timeout=self.timeout_s)
+        self._reader = self._sock.makefile("rb")
+        self._sock.sendall((json.dumps({"op": "auth", "token": self._resolve_token()}) + "\n").encode())
+        line = self._reader.readline()
+        if not line:
+            raise ConnectionError("control port closed the connection during authentication")
+        reply = json.loads(line)
+        if not reply.get("ok"):
+            self._close_locked()
+            raise ControlError(
+                f"control port {self.host}:{self.port}: {reply.get('error', 'authentication failed')}"
+            )
 
     def request(self, op: str, **fields: Any) -> dict[str, Any]:
         payload = (json.dumps({"op": op, **fields}) + "\n").encode()
@@ -245,8 +470,8 @@ class SimulatorControl:
             for attempt in (1, 2):
                 try:
                     if self._sock is None:
-                        self._sock = socket.create_connection((self.host, self.port), timeout=self.timeout_s)
-                        self._reader = self._sock.makefile("rb")
+                        self._connect_locked()
+                    assert self._sock is not None
                     self._sock.sendall(payload)
                     line = self._reader.readline()
                     if not line:

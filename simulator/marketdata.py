@@ -2,7 +2,9 @@
 
 Pure and thread-safe: takes subscribe/unsubscribe requests per FIX session and the venue's
 `MarketDataEntry` values; gives, per subscription, the entries it should receive as one
-MarketDataIncrementalRefresh(35=X) (split into batches of at most `max_entries`).
+MarketDataIncrementalRefresh(35=X) (split into batches of at most `max_entries`). Each session
+may hold a limited number of subscriptions at once (`subscribe(..., max_per_session=N)`): every
+one is another copy of the feed to build and send.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from enum import Enum
 
 from simulator.venue import MarketDataEntry
 
@@ -25,6 +28,17 @@ class Subscription:
     depth: int  # MarketDepth(264): 0 full book
 
 
+class Subscribed(Enum):
+    """The outcome of `SubscriptionRegistry.subscribe`; true only when the subscription was added."""
+
+    ADDED = "added"
+    DUPLICATE = "duplicate"  # the session already has a live subscription with this MDReqID
+    LIMIT = "limit"  # the session holds as many subscriptions as it may
+
+    def __bool__(self) -> bool:
+        return self is Subscribed.ADDED
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Delivery:
     session_key: str
@@ -38,14 +52,19 @@ class SubscriptionRegistry:
         self._subscriptions: dict[tuple[str, str], Subscription] = {}
         self.max_entries = max_entries
 
-    def subscribe(self, subscription: Subscription) -> bool:
-        """False when the session already has a live subscription with this MDReqID."""
+    def subscribe(self, subscription: Subscription, *, max_per_session: int | None = None) -> Subscribed:
+        """ADDED, or why not: DUPLICATE MDReqID on this session, or LIMIT (the session already
+        holds `max_per_session` subscriptions)."""
         key = (subscription.session_key, subscription.md_req_id)
         with self._lock:
             if key in self._subscriptions:
-                return False
+                return Subscribed.DUPLICATE
+            if max_per_session is not None:
+                held = sum(1 for session, _ in self._subscriptions if session == subscription.session_key)
+                if held >= max_per_session:
+                    return Subscribed.LIMIT
             self._subscriptions[key] = subscription
-            return True
+            return Subscribed.ADDED
 
     def unsubscribe(self, session_key: str, md_req_id: str) -> bool:
         with self._lock:

@@ -9,7 +9,14 @@ venue the same way:
     sim.stop()          # SIGTERM, then wait; returns the exit code
 
 Output goes to a file in the state directory, never a pipe: a pipe nobody reads would block a
-chatty simulator.
+chatty simulator. The state directory and that file are owner-only.
+
+The control port needs a token: this process makes a random one, hands it to the child in its
+environment (FIXSIM_CONTROL_TOKEN; no file holds it) and registers it for the port, so
+`SimulatorControl(port)` anywhere in this process, and `handle.control`, authenticate.
+Passwords: `password` is the gateway's sessions' (FIXSIM_PASSWORD: FIXGW, FIXGW-MD), and
+CLIENT1's goes in `env={CLIENT1_PASSWORD_ENV: ...}`; every FIXSIM_PASSWORD* variable of this
+process is left out of the child's environment unless given here.
 """
 
 from __future__ import annotations
@@ -25,11 +32,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from simulator.control import SimulatorControl
+from gateway.files import owner_only, private_dir
+from simulator.control import TOKEN_ENV, SimulatorControl, forget_token, new_token, remember_token
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = PROJECT_ROOT / "sessions" / "simulator.cfg"
-PASSWORD_ENV = "FIXSIM_PASSWORD"
+PASSWORD_ENV = "FIXSIM_PASSWORD"  # the gateway's sessions (FIXGW, FIXGW-MD) in simulator.cfg
+CLIENT1_PASSWORD_ENV = "FIXSIM_PASSWORD_CLIENT1"  # CLIENT1's own, in simulator.cfg
 START_TIMEOUT_S = 30.0
 
 
@@ -66,6 +75,7 @@ class SimulatorProcess:
     output_path: Path
     control: SimulatorControl
     command: list[str] = field(default_factory=list)
+    control_token: str = field(default="", repr=False)
 
     @property
     def pid(self) -> int:
@@ -84,6 +94,7 @@ class SimulatorProcess:
     def stop(self, timeout_s: float = 15.0) -> int:
         """SIGTERM and wait, as a user's Ctrl-C or service manager would; returns the exit code."""
         self.control.close()
+        forget_token(self.control_port)
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             try:
@@ -96,6 +107,7 @@ class SimulatorProcess:
     def kill(self) -> int:
         """SIGKILL: a crash, nothing gets to run on the way out."""
         self.control.close()
+        forget_token(self.control_port)
         if self.process.poll() is None:
             self.process.kill()
             self.process.wait(timeout=5)
@@ -120,11 +132,14 @@ def start_simulator_process(
 ) -> SimulatorProcess:
     """Start `python -m simulator.cli` on free loopback ports; returns once it is listening.
 
-    `password`, when given, is required at Logon (through the environment variable the
-    settings file names in SimPasswordEnv, FIXSIM_PASSWORD by default); otherwise that
-    variable is removed from the child's environment so no password is asked for.
+    `password`, when given, is required at Logon on the gateway's sessions (through the
+    environment variable the settings file names in SimPasswordEnv, FIXSIM_PASSWORD by default);
+    CLIENT1's goes in `env={CLIENT1_PASSWORD_ENV: ...}`. Every FIXSIM_PASSWORD* variable of this
+    process is removed from the child's environment, so only what is given here is asked for.
+    The control token is made here (or taken from `env[FIXSIM_CONTROL_TOKEN]`) and registered
+    for the port (see the module docstring).
     """
-    state_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(state_dir)
     fix_port = port or free_port()
     ctl_port = control_port or free_port()
     command = [sys.executable, "-m", "simulator.cli", "--config", str(config)]
@@ -137,12 +152,15 @@ def start_simulator_process(
     command += list(extra_args)
     if die_with_parent:
         command.append("--exit-with-parent")
-    child_env = {k: v for k, v in os.environ.items() if k != PASSWORD_ENV}
+    # A password or token in this process's environment (a developer's shell) is not the child's.
+    child_env = {k: v for k, v in os.environ.items() if not k.startswith(PASSWORD_ENV) and k != TOKEN_ENV}
     if password is not None:
         child_env[PASSWORD_ENV] = password
-    child_env.update(env or {})
+    child_env[TOKEN_ENV] = new_token()
+    child_env.update(env or {})  # may bring a token of the caller's own (or "": the token file)
+    token = child_env[TOKEN_ENV]
     output_path = state_dir / (output_name or f"sim-output-{int(time.time() * 1000)}.log")
-    with output_path.open("wb") as output:
+    with owner_only(), output_path.open("wb") as output:
         process = subprocess.Popen(
             command,
             cwd=PROJECT_ROOT,
@@ -157,15 +175,18 @@ def start_simulator_process(
         control_port=ctl_port,
         state_dir=state_dir,
         output_path=output_path,
-        control=SimulatorControl(ctl_port),
+        control=SimulatorControl(ctl_port, token=token),
         command=command,
+        control_token=token,
     )
+    remember_token(ctl_port, token)
     deadline = time.monotonic() + start_timeout_s
     while time.monotonic() < deadline:
         text = handle.output()
         if "listening on" in text and "control on" in text:
             return handle
         if process.poll() is not None:
+            forget_token(ctl_port)
             raise SimulatorStartError(f"the simulator exited with {process.returncode}:\n{text[-2000:]}")
         time.sleep(0.05)
     handle.kill()

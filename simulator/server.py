@@ -4,6 +4,9 @@
 QuickFIX `ThreadedSocketAcceptor` (one thread per session, so one slow peer cannot stall the
 others), the market timer that drives the background agents (and, once a second, closes
 connections that never logged on), and the control port.
+Each session's accounts, credentials and market-data cap come from the settings
+(simulator/clients.py); the control port gets its token from the environment or an owner-only
+file (simulator/control.py); everything written under the state directory is owner-only.
 `stop()` logs every session out first (QuickFIX's `stop()` was seen to crash with live sessions)
 and relies on every change having been committed already, so a crash on the way out loses
 nothing.
@@ -18,12 +21,15 @@ from pathlib import Path
 
 import quickfix as fix
 
+from gateway.files import owner_only, private_dir, restrict_tree
 from simulator.acceptor import MaskingLogFactory, MessageLogWriter, SimulatorApplication
 from simulator.backpressure import SendQueueProbe, backed_up_limit
+from simulator.clients import Clients
+from simulator.control import control_token
 from simulator.faults import Faults
 from simulator.idle_connections import LogonTimeout, ProcSocketProbe
 from simulator.liquidity import LiquidityConfig, MarketAgents
-from simulator.settings import SimulatorSettings, expected_password, expected_username, load_settings
+from simulator.settings import SimulatorSettings, load_settings
 from simulator.store import VenueStore
 from simulator.venue import Venue
 
@@ -38,9 +44,28 @@ class SimulatorServer:
     def __init__(self, settings: SimulatorSettings) -> None:
         self.settings = settings
         self.faults = Faults(settings.faults)
-        self.store = VenueStore(settings.state_db)
+        self.clients = Clients(settings.clients)
+        private_dir(settings.state_dir)
+        self.control_token: str | None = None
+        self.control_token_file: Path | None = None
+        if settings.control_port is not None:
+            # Before the tree is tightened: a token file others could read is refused, not fixed.
+            with owner_only():
+                self.control_token, self.control_token_file = control_token(
+                    settings.control_token_env, settings.control_token_file
+                )
+        # State left world-readable by an older version is tightened; what is created from here
+        # on is owner-only (the CLI also sets the process umask, this covers in-process use).
+        restrict_tree(settings.state_dir)
+        with owner_only():
+            self.store = VenueStore(settings.state_db)
         boot = self.store.start_boot()
-        self.venue = Venue(settings.instruments, clock_ns=time.time_ns, id_prefix=str(boot))
+        self.venue = Venue(
+            settings.instruments,
+            clock_ns=time.time_ns,
+            id_prefix=str(boot),
+            account_owners=self.clients.accounts_by_session(),
+        )
         state = self.store.load(boot)
         self.venue.restore(state.orders, state.cl_ord_ids, state.fills)
         self.agents = MarketAgents(
@@ -52,16 +77,16 @@ class SimulatorServer:
             store=self.store,
             faults=self.faults,
             agents=self.agents,
-            password=lambda: expected_password(settings),
-            username=lambda: expected_username(settings),
+            clients=self.clients,
             send_queues=self.send_queues,
             stalled_peer_timeout_s=settings.stalled_peer_timeout_ms / 1000,
             max_entries_per_message=settings.md_max_entries,
         )
         self.logon_timeout = self._make_logon_timeout(settings)
-        self._log_writer = MessageLogWriter(
-            settings.message_log_dir, market_data=settings.message_log_market_data
-        )
+        with owner_only():
+            self._log_writer = MessageLogWriter(
+                settings.message_log_dir, market_data=settings.message_log_market_data
+            )
         self._acceptor: fix.ThreadedSocketAcceptor | None = None
         self._stop_event = threading.Event()
         self._market_paused = threading.Event()
@@ -92,21 +117,39 @@ class SimulatorServer:
         # Day orders left over from an earlier trading day expire before anyone can trade.
         with self.app.lock:
             self.app.process(self.venue.expire_day_orders(before_date=self.venue.trading_date()))
+        unprotected = self.clients.unprotected()
+        if unprotected:
+            log.warning(
+                "passwords are set for some sessions but not for %s: those cannot log on",
+                ", ".join(unprotected),
+            )
         quickfix_settings = fix.SessionSettings(str(self.settings.effective_config))
-        store_factory = fix.FileStoreFactory(quickfix_settings)
-        log_factory = MaskingLogFactory(self._log_writer, self.app.drop_if_not_logged_on)
-        self._log_factory = log_factory  # QuickFIX keeps a raw pointer
-        self._acceptor = fix.ThreadedSocketAcceptor(self.app, store_factory, quickfix_settings, log_factory)
+        with owner_only():  # QuickFIX's FileStore creates its files in the acceptor's constructor
+            store_factory = fix.FileStoreFactory(quickfix_settings)
+            log_factory = MaskingLogFactory(self._log_writer, self.app.drop_if_not_logged_on)
+            self._log_factory = log_factory  # QuickFIX keeps a raw pointer
+            self._acceptor = fix.ThreadedSocketAcceptor(
+                self.app, store_factory, quickfix_settings, log_factory
+            )
         self._acceptor.start()
         self._timer = threading.Thread(target=self._run_market, name="sim-market", daemon=True)
         self._timer.start()
         if self.settings.control_port is not None:
-            from simulator.control import ControlServer
+            from simulator.control import ControlServer, remember_token
 
-            control = ControlServer(self, self.settings.control_port)
+            assert self.control_token is not None
+            token = self.control_token
+            control = ControlServer(
+                self,
+                self.settings.control_port,
+                token=token,
+                idle_timeout_s=self.settings.control_idle_timeout_s,
+                max_connections=self.settings.control_max_connections,
+            )
             control.start()
             self._control = control
             self.control_port = control.port
+            remember_token(control.port, token)  # for SimulatorControl(port) in this process
 
     def _run_market(self) -> None:
         interval_s = self.settings.md_interval_ms / 1000
@@ -167,11 +210,13 @@ class SimulatorServer:
             self._timer.join(timeout=5)
             self._timer = None
         if self._control is not None:
-            from simulator.control import ControlServer
+            from simulator.control import ControlServer, forget_token
 
             assert isinstance(self._control, ControlServer)
             self._control.stop()
             self._control = None
+            if self.control_port is not None:
+                forget_token(self.control_port)
         if self._acceptor is not None:
             self.app.logout_all("simulator shutting down")
             self._acceptor.stop()

@@ -4,7 +4,9 @@ Takes the .cfg path and the overrides (port, seed, state dir, faults, market dat
 logon timeout); gives a `SimulatorSettings` value and writes the effective QuickFIX settings
 (ports and paths resolved) to a file that QuickFIX then loads, since QuickFIX reads its settings
 from a file.
-Keys starting with `Sim` in [DEFAULT] are the simulator's own; QuickFIX ignores them.
+Keys starting with `Sim` are the simulator's own; QuickFIX ignores them. Most belong in
+[DEFAULT]; the per-client ones (`SESSION_SIM_KEYS`: accounts, credentials, market-data cap) may
+also be set in a [SESSION], where they override [DEFAULT] for that client.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gateway.files import owner_only, private_dir, private_file
+from simulator.clients import DEFAULT_MAX_MD_SUBSCRIPTIONS, ClientSession
 from simulator.faults import FaultError, canonical_name
 from simulator.instruments import DEFAULT_SYMBOLS_TEXT, Instrument, parse_symbols
 
@@ -43,8 +47,23 @@ KNOWN_SIM_KEYS = frozenset(
         "SimControlPort",
         "SimMessageLog",
         "SimMessageLogMarketData",
+        "SimMaxMarketDataSubscriptions",
+        "SimControlTokenEnv",
+        "SimControlTokenFile",
+        "SimControlIdleTimeoutS",
+        "SimControlMaxConnections",
     }
 )
+# Keys that describe one client and may also be set in its [SESSION] (SimAccounts only there).
+SESSION_SIM_KEYS = frozenset(
+    {"SimAccounts", "SimPasswordEnv", "SimUsernameEnv", "SimMaxMarketDataSubscriptions"}
+)
+
+DEFAULT_CONTROL_TOKEN_ENV = "FIXSIM_CONTROL_TOKEN"
+DEFAULT_CONTROL_TOKEN_FILE = "control.token"
+# A control connection that sends no request for this long is closed; at most this many at once.
+DEFAULT_CONTROL_IDLE_TIMEOUT_S = 60.0
+DEFAULT_CONTROL_MAX_CONNECTIONS = 8
 
 
 class SettingsError(ValueError):
@@ -107,6 +126,11 @@ class SimulatorSettings:
     faults: Mapping[str, int]
     control_port: int | None
     state_dir: Path
+    clients: tuple[ClientSession, ...] = ()
+    control_token_env: str | None = DEFAULT_CONTROL_TOKEN_ENV
+    control_token_file: Path | None = None
+    control_idle_timeout_s: float = DEFAULT_CONTROL_IDLE_TIMEOUT_S
+    control_max_connections: int = DEFAULT_CONTROL_MAX_CONNECTIONS
 
 
 def find_data_dictionary(value: str, config_dir: Path) -> Path:
@@ -171,15 +195,17 @@ def load_settings(
     config_dir = config_path.resolve().parent
     state_root = state_dir.resolve() if state_dir is not None else None
     if state_root is not None:
-        state_root.mkdir(parents=True, exist_ok=True)
+        private_dir(state_root)  # owner-only: orders, fills, session state (docs/security.md)
 
     sim = {k: v for k, v in defaults.values.items() if k.startswith("Sim")}
     for key in sim:
+        if key == "SimAccounts":
+            raise SettingsError(f"{config_path}: SimAccounts belongs in a [SESSION]: accounts are per client")
         if key not in KNOWN_SIM_KEYS and not key.startswith("SimFault"):
-            known = ", ".join(sorted(KNOWN_SIM_KEYS))
+            known = ", ".join(sorted(KNOWN_SIM_KEYS | SESSION_SIM_KEYS))
             raise SettingsError(f"{config_path}: unknown setting {key} (known: {known}, SimFault<Name>)")
     for section in session_sections:
-        stray = [k for k in section.values if k.startswith("Sim")]
+        stray = [k for k in section.values if k.startswith("Sim") and k not in SESSION_SIM_KEYS]
         if stray:
             raise SettingsError(f"{config_path}: {stray[0]} belongs in [DEFAULT], not in a [SESSION]")
 
@@ -276,9 +302,11 @@ def load_settings(
         control_port = _int_setting(sim, "SimControlPort", 0)
 
     effective_dir = state_root if state_root is not None else state_db.parent
-    effective_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(effective_dir)
     effective = effective_dir / "effective-simulator.cfg"
-    effective.write_text(render_cfg(sections))
+    with owner_only():
+        effective.write_text(render_cfg(sections))
+    private_file(effective)
 
     sessions = tuple(
         (
@@ -287,6 +315,18 @@ def load_settings(
             {**defaults.values, **s.values}.get("TargetCompID", ""),
         )
         for s in session_sections
+    )
+    clients = _client_sessions(config_path, sim, sessions, session_sections)
+    control_idle = _float_setting(sim, "SimControlIdleTimeoutS", DEFAULT_CONTROL_IDLE_TIMEOUT_S)
+    if not math.isfinite(control_idle) or control_idle <= 0:
+        raise SettingsError(
+            f"SimControlIdleTimeoutS must be a positive number of seconds, got {control_idle}"
+        )
+    control_max = _int_setting(sim, "SimControlMaxConnections", DEFAULT_CONTROL_MAX_CONNECTIONS)
+    if control_max < 1:
+        raise SettingsError(f"SimControlMaxConnections={control_max} must be at least 1")
+    token_file = _resolve_state_path(
+        sim.get("SimControlTokenFile") or DEFAULT_CONTROL_TOKEN_FILE, effective_dir
     )
     password_env = sim.get("SimPasswordEnv") or None
     return SimulatorSettings(
@@ -310,11 +350,74 @@ def load_settings(
         faults=fault_values,
         control_port=control_port,
         state_dir=effective_dir,
+        clients=clients,
+        control_token_env=sim.get("SimControlTokenEnv", DEFAULT_CONTROL_TOKEN_ENV) or None,
+        control_token_file=token_file,
+        control_idle_timeout_s=control_idle,
+        control_max_connections=control_max,
     )
 
 
+def _float_setting(values: Mapping[str, str], key: str, default: float) -> float:
+    raw = values.get(key)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{key}={raw!r} is not a number") from exc
+
+
+def _client_sessions(
+    config_path: Path,
+    sim: Mapping[str, str],
+    sessions: tuple[tuple[str, str, str], ...],
+    sections: list[CfgSection],
+) -> tuple[ClientSession, ...]:
+    """One ClientSession per [SESSION]: its accounts (SimAccounts, default its CompID), its
+    credentials' variables and its market-data cap, [SESSION] values over [DEFAULT]'s."""
+    owner_of: dict[str, str] = {}
+    clients: list[ClientSession] = []
+    for (begin, sender, target), section in zip(sessions, sections, strict=True):
+        values = {**sim, **{k: v for k, v in section.values.items() if k in SESSION_SIM_KEYS}}
+        raw_accounts = section.values.get("SimAccounts")
+        accounts: tuple[str, ...]
+        if raw_accounts is None:
+            accounts = (target,)
+        else:
+            accounts = tuple(a.strip() for a in raw_accounts.split(","))
+            if not accounts or any(not a for a in accounts):
+                raise SettingsError(
+                    f"{config_path}: SimAccounts={raw_accounts!r} of {target}: empty account name"
+                )
+        for account in accounts:
+            if account in owner_of and owner_of[account] != target:
+                raise SettingsError(
+                    f"{config_path}: account {account} belongs to both {owner_of[account]} and {target}: "
+                    "an account is owned by one session"
+                )
+            owner_of[account] = target
+        cap = _int_setting(values, "SimMaxMarketDataSubscriptions", DEFAULT_MAX_MD_SUBSCRIPTIONS)
+        if cap < 1:
+            raise SettingsError(
+                f"{config_path}: SimMaxMarketDataSubscriptions={cap} of {target} must be at least 1"
+            )
+        clients.append(
+            ClientSession(
+                key=f"{begin}:{sender}->{target}",
+                comp_id=target,
+                accounts=tuple(dict.fromkeys(accounts)),
+                password_env=values.get("SimPasswordEnv") or None,
+                username_env=values.get("SimUsernameEnv") or None,
+                max_md_subscriptions=cap,
+            )
+        )
+    return tuple(clients)
+
+
 def expected_password(settings: SimulatorSettings) -> str | None:
-    """The Logon Password(554) required, read from the environment variable SimPasswordEnv names."""
+    """[DEFAULT]'s Logon Password(554), from the environment variable its SimPasswordEnv names
+    (each session's own: `simulator.clients.Clients.expected_logon`)."""
     if not settings.password_env:
         return None
     value = os.environ.get(settings.password_env)
@@ -322,7 +425,7 @@ def expected_password(settings: SimulatorSettings) -> str | None:
 
 
 def expected_username(settings: SimulatorSettings) -> str | None:
-    """The Logon Username(553) required, from the environment variable SimUsernameEnv names."""
+    """[DEFAULT]'s Logon Username(553), from the environment variable SimUsernameEnv names."""
     if not settings.username_env:
         return None
     value = os.environ.get(settings.username_env)

@@ -6,6 +6,12 @@ Pure: takes request values (already read off the wire by `acceptor.py`) and retu
 (book level changes and trades, each with its per-symbol RptSeq). Nothing here touches FIX,
 sockets or SQLite; the caller persists a result before it sends anything from it.
 
+Accounts belong to sessions (`account_owners`, from the settings through simulator/clients.py):
+a request naming an account its session does not own is refused the FIX way, without touching
+that account (no order, no ClOrdID claimed, nothing reported to its owner), and the refusal is
+listed in `VenueResult.refusals` for the log. OrderIDs are an HMAC of a per-run secret and a
+counter: unique, and no session can guess another's.
+
 Order states follow the FIX 4.4 order state change matrices: New(0), PartiallyFilled(1),
 Filled(2), Canceled(4), Rejected(8), Expired(C); ExecType(150) F for trades, H/G for trade
 cancel/correct, I for status.
@@ -15,6 +21,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import hashlib
+import hmac
+import secrets
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -43,6 +52,7 @@ class OrdRejReason(StrEnum):
     DUPLICATE_ORDER = "6"
     UNSUPPORTED_ORDER_CHARACTERISTIC = "11"
     INCORRECT_QUANTITY = "13"
+    UNKNOWN_ACCOUNT = "15"
     OTHER = "99"
 
 
@@ -69,6 +79,9 @@ class MassStatusType(StrEnum):
 
 
 BACKGROUND_OWNER = ""  # the `owner` of resting orders placed by the venue's own agents
+POS_REQ_RESULT_NOT_AUTHORIZED = "3"  # PosReqResult(728)
+POS_REQ_STATUS_REJECTED = "2"  # PosReqStatus(729)
+MASS_CANCEL_REJECT_OTHER = "99"  # MassCancelRejectReason(532)
 AVG_PX_QUANTUM = Decimal("0.00000001")
 
 
@@ -370,6 +383,7 @@ class VenueResult:
     positions: dict[tuple[str, str], Position] = field(default_factory=dict)
     market_data: list[MarketDataEntry] = field(default_factory=list)
     new_client_fills: list[str] = field(default_factory=list)  # ExecIDs of fills made by this result
+    refusals: list[str] = field(default_factory=list)  # a session reached for what is not its own
 
     @property
     def needs_persisting(self) -> bool:
@@ -383,6 +397,7 @@ class VenueResult:
         self.positions.update(other.positions)
         self.market_data.extend(other.market_data)
         self.new_client_fills.extend(other.new_client_fills)
+        self.refusals.extend(other.refusals)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -437,11 +452,18 @@ class Venue:
         *,
         clock_ns: Callable[[], int],
         id_prefix: str = "1",
+        account_owners: Mapping[str, frozenset[str]] | None = None,
+        id_key: bytes | None = None,
     ) -> None:
+        """`account_owners`: session key -> the accounts it may name; None lets every session
+        name every account (unit tests of the order rules). `id_key`: the secret OrderIDs are
+        derived from; random unless given (a test that wants the same ids twice gives one)."""
         self.instruments = dict(instruments)
         self.books: dict[str, OrderBook] = {symbol: OrderBook(symbol) for symbol in self.instruments}
         self._clock_ns = clock_ns
         self._id_prefix = id_prefix
+        self._account_owners = None if account_owners is None else dict(account_owners)
+        self._id_key = id_key if id_key is not None else secrets.token_bytes(32)
         self._exec_seq = 0
         self._order_seq = 0
         self._report_seq = 0
@@ -462,8 +484,15 @@ class Venue:
         return f"{self._id_prefix}-E{self._exec_seq}"
 
     def _next_order_id(self) -> str:
-        self._order_seq += 1
-        return f"{self._id_prefix}-O{self._order_seq}"
+        """`<boot>-<16 hex digits>`: an HMAC of the counter under a per-run secret, so OrderIDs
+        are unique (the boot prefix across restarts, the counter within one) and a session that
+        sees its own cannot work out another's."""
+        while True:
+            self._order_seq += 1
+            digest = hmac.new(self._id_key, f"O{self._order_seq}".encode(), hashlib.sha256).hexdigest()
+            order_id = f"{self._id_prefix}-{digest[:16]}"
+            if order_id not in self._orders:
+                return order_id
 
     def _next_report_id(self, kind: str) -> str:
         self._report_seq += 1
@@ -518,6 +547,11 @@ class Venue:
         outside the venue (a scripted fault); a duplicate ClOrdID is still reported as such."""
         result = VenueResult()
         now = self._clock_ns()
+        refusal = self._not_own_account(result, request.session_key, request.account, "NewOrderSingle(35=D)")
+        if refusal is not None:
+            # Nothing is recorded: the ClOrdID stays free in the account's owner's namespace.
+            self._reject_unrecorded(result, request, now, OrdRejReason.UNKNOWN_ACCOUNT, refusal)
+            return result
         key = (request.account, request.cl_ord_id)
         if key in self._by_cl_ord_id:
             self._reject_unrecorded(
@@ -566,7 +600,17 @@ class Venue:
     def cancel(self, request: CancelRequest) -> VenueResult:
         result = VenueResult()
         now = self._clock_ns()
-        order = self._find(request.account, request.orig_cl_ord_id, request.order_id)
+        refusal = self._not_own_account(
+            result, request.session_key, request.account, "OrderCancelRequest(35=F)"
+        )
+        if refusal is not None:
+            self._cancel_reject(
+                result, request, None, CxlRejResponseTo.CANCEL, CxlRejReason.OTHER, refusal, now
+            )
+            return result
+        order = self._find(
+            request.account, request.orig_cl_ord_id, request.order_id, result, request.session_key
+        )
         problem = self._cancel_problem(request.account, request.cl_ord_id, order)
         if problem is not None:
             reason, text = problem
@@ -584,7 +628,17 @@ class Venue:
     def replace(self, request: ReplaceRequest) -> VenueResult:
         result = VenueResult()
         now = self._clock_ns()
-        order = self._find(request.account, request.orig_cl_ord_id, request.order_id)
+        refusal = self._not_own_account(
+            result, request.session_key, request.account, "OrderCancelReplaceRequest(35=G)"
+        )
+        if refusal is not None:
+            self._cancel_reject(
+                result, request, None, CxlRejResponseTo.CANCEL_REPLACE, CxlRejReason.OTHER, refusal, now
+            )
+            return result
+        order = self._find(
+            request.account, request.orig_cl_ord_id, request.order_id, result, request.session_key
+        )
         problem = self._cancel_problem(request.account, request.cl_ord_id, order)
         if problem is None:
             assert order is not None
@@ -622,7 +676,14 @@ class Venue:
     def status(self, request: StatusRequest) -> VenueResult:
         result = VenueResult()
         now = self._clock_ns()
-        order = self._find(request.account, request.cl_ord_id, request.order_id)
+        refusal = self._not_own_account(
+            result, request.session_key, request.account, "OrderStatusRequest(35=H)"
+        )
+        order = None
+        if refusal is None:
+            order = self._find(
+                request.account, request.cl_ord_id, request.order_id, result, request.session_key
+            )
         if order is None:
             result.messages.append(
                 ExecutionReportOut(
@@ -644,8 +705,8 @@ class Venue:
                     cum_qty=0,
                     avg_px=Decimal(0),
                     transact_ns=now,
-                    text=f"unknown order ClOrdID {request.cl_ord_id}",
-                    ord_rej_reason=OrdRejReason.UNKNOWN_ORDER,
+                    text=refusal or f"unknown order ClOrdID {request.cl_ord_id}",
+                    ord_rej_reason=OrdRejReason.UNKNOWN_ACCOUNT if refusal else OrdRejReason.UNKNOWN_ORDER,
                 )
             )
             return result
@@ -653,9 +714,16 @@ class Venue:
         return result
 
     def mass_status(self, request: MassStatusRequest) -> VenueResult:
-        """One ExecutionReport(35=8, ExecType=I) per working order and per order final today."""
+        """One ExecutionReport(35=8, ExecType=I) per working order and per order final today.
+
+        For an account the session does not own: no report, and `refusals` says why (the
+        acceptor answers BusinessMessageReject(35=j) with BusinessRejectReason(380)=6)."""
         result = VenueResult()
         now = self._clock_ns()
+        if self._not_own_account(
+            result, request.session_key, request.account, "OrderMassStatusRequest(35=AF)"
+        ):
+            return result
         today = self.trading_date(now)
         selected = [
             order
@@ -712,7 +780,12 @@ class Venue:
         now = self._clock_ns()
         report_id = self._next_report_id("MC")
         reject: tuple[str, str] | None = None
-        if request.mass_cancel_request_type == MassCancelType.SECURITY:
+        refusal = self._not_own_account(
+            result, request.session_key, request.account, "OrderMassCancelRequest(35=q)"
+        )
+        if refusal is not None:
+            reject = (MASS_CANCEL_REJECT_OTHER, refusal)
+        elif request.mass_cancel_request_type == MassCancelType.SECURITY:
             if not request.symbol or request.symbol not in self.instruments:
                 reject = ("1", f"unknown symbol {request.symbol or '(none)'}")
         elif request.mass_cancel_request_type != MassCancelType.ALL:
@@ -770,6 +843,24 @@ class Venue:
         result = VenueResult()
         today = self.trading_date()
         ack_id = self._next_report_id("PA")
+        refusal = self._not_own_account(
+            result, request.session_key, request.account, "RequestForPositions(35=AN)"
+        )
+        if refusal is not None:
+            result.messages.append(
+                PositionAckOut(
+                    session_key=request.session_key,
+                    account=request.account,
+                    pos_req_id=request.pos_req_id,
+                    pos_maint_rpt_id=ack_id,
+                    total_num_reports=0,
+                    result=POS_REQ_RESULT_NOT_AUTHORIZED,
+                    status=POS_REQ_STATUS_REJECTED,
+                    text=refusal,
+                    clearing_business_date=today,
+                )
+            )
+            return result
         if request.pos_req_type != "0":
             result.messages.append(
                 PositionAckOut(
@@ -1075,13 +1166,35 @@ class Venue:
             return CxlRejReason.TOO_LATE_TO_CANCEL, f"order is final (OrdStatus {order.status.name})"
         return None
 
-    def _find(self, account: str, cl_ord_id: str, order_id: str | None) -> _Order | None:
+    def _find(
+        self,
+        account: str,
+        cl_ord_id: str,
+        order_id: str | None,
+        result: VenueResult | None = None,
+        session_key: str = "",
+    ) -> _Order | None:
         found = self._by_cl_ord_id.get((account, cl_ord_id))
         if found is None and order_id:
             candidate = self._orders.get(order_id)
             if candidate is not None and candidate.account == account:
                 found = candidate.order_id
+            elif candidate is not None and result is not None:
+                # Answered as an unknown order (nothing confirms that it exists), but logged.
+                result.refusals.append(
+                    f"{session_key}: OrderID(37) {order_id} belongs to account {candidate.account}, "
+                    f"not {account}: treated as an unknown order"
+                )
         return None if found is None else self._orders.get(found)
+
+    def _not_own_account(self, result: VenueResult, session_key: str, account: str, what: str) -> str | None:
+        """None when the session may name `account`, else the Text(58) of the refusal (also put
+        in `result.refusals` for the log)."""
+        if self._account_owners is None or account in self._account_owners.get(session_key, ()):
+            return None
+        text = f"Account(1) {account} is not an account of this session"
+        result.refusals.append(f"{session_key}: {what} refused: {text}")
+        return text
 
     def _claim_cl_ord_id(self, result: VenueResult, order: _Order, cl_ord_id: str) -> None:
         self._by_cl_ord_id[(order.account, cl_ord_id)] = order.order_id

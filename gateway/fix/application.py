@@ -12,7 +12,9 @@ manager and the market-data sink; gives a `quickfix.Application` that:
   BusinessMessageReject(35=j) with RefMsgType(372) and BusinessRejectReason(380). Trading goes on;
 - subscribes to market data on logon of a market-data session and asks for the status of live
   orders on logon of an order-entry session;
-- sets Username(553)/Password(554) on Logon from environment variables (never logged);
+- sets Username(553)/Password(554) on Logon from environment variables (never logged), and
+  keeps every session-level message, that Logon included, out of QuickFIX's message store (see
+  `_store_only_application_messages`): no password reaches a file;
 - implements `OrderSender` for the order manager.
 """
 
@@ -70,6 +72,11 @@ class _SessionState:
     logged_on: bool = False
     logons: int = 0
     sent_by_seq: dict[int, tuple[str, str]] = field(default_factory=dict)
+    # the engine's Session (QuickFIX's pointer, valid while the initiator exists) and whether
+    # its store currently keeps outgoing messages; None until the first callback looks it up
+    engine_session: Any = None
+    stores_app_messages: bool | None = None
+    persisting: bool | None = None
 
 
 class NullSink:
@@ -256,6 +263,7 @@ class GatewayApplication(fix.Application):
     def toAdmin(self, message: Any, session_id: Any) -> None:
         # runs under the session's lock: never take the order manager's lock here
         try:
+            self._store_only_application_messages(session_id, persist=False)
             msg_type = message.getHeader().getField(35)
             if msg_type == MsgType.REJECT:
                 self._note_engine_reject(message, session_id.toString())
@@ -275,6 +283,9 @@ class GatewayApplication(fix.Application):
 
     def fromAdmin(self, message: Any, session_id: Any) -> None:
         try:
+            # before QuickFIX answers a ResendRequest (or a Logon's NextExpectedMsgSeqNum): it
+            # retransmits from the store only while persisting is on, else gap-fills it all
+            self._store_only_application_messages(session_id, persist=True)
             if self._engine_rejects:
                 self.drain_engine_rejects()
             msg_type = message.getHeader().getField(35)
@@ -289,6 +300,7 @@ class GatewayApplication(fix.Application):
     def toApp(self, message: Any, session_id: Any) -> None:
         # runs under the session's lock: only a dict store, no application lock
         try:
+            self._store_only_application_messages(session_id, persist=True)
             # one SWIG call for the whole message instead of one per field read
             raw = message.toString()
             msg_type = codec.msg_type_of(raw)
@@ -317,6 +329,40 @@ class GatewayApplication(fix.Application):
             raise
         except Exception:
             log.exception("toApp failed")
+
+    def _store_only_application_messages(self, session_id: Any, *, persist: bool) -> None:
+        """QuickFIX's message store keeps application messages, never session-level ones.
+
+        With PersistMessages=Y (needed: a fresh order the venue missed is resent from the store)
+        QuickFIX 1.16 stores every message it sends, the Logon with Password(554) in clear among
+        them (Session::sendRaw calls persist() right after toAdmin). It never resends a stored
+        session-level message: Session::generateRetransmits gap-fills every admin MsgType, and
+        fills any sequence number missing from the store the same way. So the store is switched
+        off for the one message being sent from toAdmin (Session::persist reads the flag after
+        toAdmin returns) and on again from toApp and fromAdmin: every application message is
+        stored as before, and fromAdmin runs (inside Session::verify) before QuickFIX decides, on
+        a ResendRequest, between retransmitting and gap-filling everything. Only the engine's
+        thread sends admin messages, so only it turns the store off; other threads only send
+        application messages, under the same session mutex. A session configured with
+        PersistMessages=N is left alone. MemoryStore/FileStore cannot be subclassed from Python
+        in 1.16 (no SWIG director), so a store that strips 554 is not an option."""
+        try:
+            state = self._sessions.get(session_id.toString())
+            if state is None or state.persisting is persist or state.stores_app_messages is False:
+                return
+            session = state.engine_session
+            if session is None:
+                session = fix.Session.lookupSession(session_id)
+                if session is None:  # a unit test's SessionID with no engine behind it
+                    return
+                state.engine_session = session
+                state.stores_app_messages = bool(session.getPersistMessages())
+                if not state.stores_app_messages:
+                    return
+            session.setPersistMessages(persist)
+            state.persisting = persist
+        except Exception:
+            log.exception("switching the message store %s failed", "on" if persist else "off")
 
     def fromApp(self, message: Any, session_id: Any) -> None:
         recv_ns = self._clock_ns()

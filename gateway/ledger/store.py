@@ -25,6 +25,7 @@ from gateway.domain.events import CancelRejected, ExecutionReported
 from gateway.domain.fix_values import FINAL_STATUSES, ExecType, OrdStatus, OrdType, Side, TimeInForce
 from gateway.domain.orders import Fill, Order, OrderRequest
 from gateway.domain.positions import FillAmount, Position
+from gateway.files import owner_only, private_sqlite
 from gateway.ledger.schema import MIGRATIONS, SCHEMA_VERSION
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -709,13 +710,17 @@ def open_ledger(
     Raises LedgerError with the path and the cause for a file that is not SQLite, is corrupt, or
     has an unknown schema."""
     db_path = Path(path)
-    db_path.parent.mkdir(parents=True, exist_ok=True)
+    with owner_only():
+        db_path.parent.mkdir(parents=True, exist_ok=True)
     _check_file(db_path)
     new_file = not db_path.exists() or db_path.stat().st_size == 0
     try:
-        db = sqlite3.connect(db_path, isolation_level=None, check_same_thread=False)
+        # owner-only: a new ledger is created 0600 (SQLite gives its -wal/-shm the same mode)
+        with owner_only():
+            db = sqlite3.connect(db_path, isolation_level=None, check_same_thread=False)
     except sqlite3.Error as exc:
         raise LedgerError(f"{db_path}: cannot open the ledger ({exc})") from exc
+    private_sqlite(db_path)  # and one an older version left world-readable
     try:
         if new_file:
             # Smaller pages for a new ledger: every commit writes each page it changed (6-8 per

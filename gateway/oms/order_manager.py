@@ -848,7 +848,6 @@ class OrderManager:
         with self._lock:
             order = self._find_order(reject.cl_ord_id, reject.orig_cl_ord_id)
             now = self._clock_ns()
-            self.counters["cancel_rejects"] += 1
             with self._ledger.transaction():
                 self._ledger.record_cancel_reject(reject, order.order_key if order else None, now)
                 self._ledger.set_request_state(reject.cl_ord_id, "rejected", reject.text, now)
@@ -861,28 +860,38 @@ class OrderManager:
                         cl_ord_id=reject.cl_ord_id,
                         raw=reject.raw,
                     )
-                    return None
-                status = order.status
-                if (
-                    status in (OrdStatus.PENDING_CANCEL, OrdStatus.PENDING_REPLACE)
-                    and reject.ord_status is not None
-                    and not reject.ord_status.is_final
-                ):
-                    # fills only ever come from ExecutionReports: a final status here waits for them
-                    status = reject.ord_status
-                updated = replace(order, status=status, last_text=reject.text, updated_ns=now)
-                pending = self._pending.get(order.order_key)
-                if pending is not None and pending.cl_ord_id == reject.cl_ord_id:
-                    updated = self._clear_pending(updated, RequestEvent.REJECTED, now, reject.text)
-                elif pending is None:
-                    updated = replace(updated, pending="")
-                self._ledger.update_order(updated)
+                else:
+                    updated = self._rejected_request(order, reject, now)
+            # counted once committed: a reader that sees the counter move finds the rows
+            self.counters["cancel_rejects"] += 1
+            if order is None:
+                return None
             follow_up = None
             if not updated.is_final:
                 self._orders[order.order_key] = updated
                 follow_up = self._follow_up_cancel(updated, now)
         if follow_up is not None:
             self._transmit(follow_up)
+        return updated
+
+    def _rejected_request(self, order: Order, reject: CancelRejected, now: int) -> Order:
+        """The order after an OrderCancelReject(35=9) of its cancel or replace (its row written in
+        the caller's transaction)."""
+        status = order.status
+        if (
+            status in (OrdStatus.PENDING_CANCEL, OrdStatus.PENDING_REPLACE)
+            and reject.ord_status is not None
+            and not reject.ord_status.is_final
+        ):
+            # fills only ever come from ExecutionReports: a final status here waits for them
+            status = reject.ord_status
+        updated = replace(order, status=status, last_text=reject.text, updated_ns=now)
+        pending = self._pending.get(order.order_key)
+        if pending is not None and pending.cl_ord_id == reject.cl_ord_id:
+            updated = self._clear_pending(updated, RequestEvent.REJECTED, now, reject.text)
+        elif pending is None:
+            updated = replace(updated, pending="")
+        self._ledger.update_order(updated)
         return updated
 
     def on_business_reject(self, ref_msg_type: str, ref_id: str | None, text: str, session: str) -> None:

@@ -11,11 +11,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
+from simulator.process import CLIENT1_PASSWORD_ENV, SimulatorProcess, free_port, start_simulator_process
 from simulator.process import DEFAULT_CONFIG as SIM_CONFIG
 from simulator.process import PROJECT_ROOT as REPO_ROOT
-from simulator.process import SimulatorProcess, free_port, start_simulator_process
 
-__all__ = ["REPO_ROOT", "SIM_CONFIG", "SimulatorProcess", "free_port", "start_simulator"]
+__all__ = [
+    "CLIENT1_PASSWORD_ENV",
+    "REPO_ROOT",
+    "SIM_CONFIG",
+    "SimulatorProcess",
+    "free_port",
+    "start_simulator",
+]
 
 START_TIMEOUT_S = 20.0
 
@@ -35,7 +42,8 @@ def start_simulator(
     env: Mapping[str, str] | None = None,
 ) -> SimulatorProcess:
     """Start the simulator with its state under `tmp_path/sim-state` (or `state_dir`) and a
-    fast market timer; returns once it is listening."""
+    fast market timer; returns once it is listening. `password` is FIXGW's and FIXGW-MD's;
+    CLIENT1's goes in `env={CLIENT1_PASSWORD_ENV: ...}`."""
     return start_simulator_process(
         state_dir or (tmp_path / "sim-state"),
         faults=faults,

@@ -173,14 +173,20 @@ def test_cancel_of_a_filled_order_is_rejected_with_order_cancel_reject(gateway, 
     order = final(gateway, cl)
     wait_until(lambda: gateway.oms.counters["cancel_rejects"] > rejects_before, 5, "OrderCancelReject(35=9)")
 
+    def committed() -> tuple[object, list[object]]:
+        # the counter moves before the reject's transaction commits: read until it has
+        with sqlite3.connect(gateway.ledger.path) as db:
+            state = db.execute(
+                "SELECT state FROM order_requests WHERE cl_ord_id=?", (cancel.cl_ord_id,)
+            ).fetchone()
+            rejects = db.execute(
+                "SELECT response_to FROM cancel_rejects WHERE cl_ord_id=?", (cancel.cl_ord_id,)
+            ).fetchall()
+        return state, rejects
+
     assert order.status is S.FILLED
-    with sqlite3.connect(gateway.ledger.path) as db:
-        state = db.execute(
-            "SELECT state FROM order_requests WHERE cl_ord_id=?", (cancel.cl_ord_id,)
-        ).fetchone()
-        rejects = db.execute(
-            "SELECT response_to FROM cancel_rejects WHERE cl_ord_id=?", (cancel.cl_ord_id,)
-        ).fetchall()
+    wait_until(lambda: committed()[1], 5, "the OrderCancelReject(35=9) committed")
+    state, rejects = committed()
     assert state == ("rejected",) and rejects == [("1",)]
     assert gateway.oms.order(cl).pending == ""
     assert_ledger_matches_venue(gateway.ledger.path, sim.control)

@@ -18,7 +18,12 @@ from tests.support.sim_process import SIM_CONFIG, start_simulator
 
 def test_a_market_data_subscriber_that_never_reads_does_not_freeze_the_venue(tmp_path: Path) -> None:
     cfg = tmp_path / "quick-timeout.cfg"
-    cfg.write_text(SIM_CONFIG.read_text().replace("SimSeed=7", "SimSeed=7\nSimStalledPeerTimeoutMs=1000"))
+    # Thirty subscriptions on one session: well over the default cap, which is the point here.
+    cfg.write_text(
+        SIM_CONFIG.read_text()
+        .replace("SimSeed=7", "SimSeed=7\nSimStalledPeerTimeoutMs=1000")
+        .replace("SimMaxMarketDataSubscriptions=10", "SimMaxMarketDataSubscriptions=30")
+    )
     sim = start_simulator(tmp_path, md_interval_ms=1, config=cfg)
     try:
         with RawFixSession(sim.port, sender_comp_id="FIXGW-MD") as deaf:

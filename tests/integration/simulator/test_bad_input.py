@@ -22,16 +22,21 @@ import pytest
 
 from tests.support.fix_client import FixTestClient, new_order_single, unique_id
 from tests.support.raw_fix import FixMessage, RawFixSession, checksum, frame, sending_time
-from tests.support.sim_process import SimulatorProcess, start_simulator
+from tests.support.sim_process import CLIENT1_PASSWORD_ENV, SimulatorProcess, start_simulator
 
 PASSWORD = f"pw-{uuid.uuid4().hex}"
+HOSTILE_PASSWORD = f"pw-client1-{uuid.uuid4().hex}"
 HOSTILE = "CLIENT1"
 WELL_BEHAVED = "FIXGW"
 
 
 @pytest.fixture(scope="module")
 def venue_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimulatorProcess]:
-    process = start_simulator(tmp_path_factory.mktemp("sim-bad-input"), password=PASSWORD)
+    process = start_simulator(
+        tmp_path_factory.mktemp("sim-bad-input"),
+        password=PASSWORD,
+        env={CLIENT1_PASSWORD_ENV: HOSTILE_PASSWORD},
+    )
     try:
         yield process
     finally:
@@ -62,7 +67,7 @@ def well_behaved(
 @pytest.fixture
 def hostile(venue_process: SimulatorProcess) -> Iterator[RawFixSession]:
     session = RawFixSession(venue_process.port, sender_comp_id=HOSTILE)
-    answer = session.logon(username=HOSTILE, password=PASSWORD)
+    answer = session.logon(username=HOSTILE, password=HOSTILE_PASSWORD)
     assert answer.msg_type == "A", f"CLIENT1 could not log on: {answer}"
     try:
         yield session

@@ -1,10 +1,11 @@
 """Logon security of the real simulator, over raw TCP: who may log on, and what is never written.
 
 The simulator (a subprocess, tests/support/sim_process.py) accepts only the sessions in its
-settings file, and only with the password held in the environment variable that SimPasswordEnv
-names. Wrong CompIDs are dropped without a Logon(35=A); a wrong or missing Password(554) gets
-Logout(35=5) and a disconnect; a failed attempt neither locks out the right password nor
-disturbs a session already logged on; and no password, right or wrong, reaches any file.
+settings file, and only with the session's own password, held in the environment variable that
+its SimPasswordEnv names (FIXGW's and CLIENT1's differ here). Wrong CompIDs are dropped without
+a Logon(35=A); a wrong or missing Password(554) gets Logout(35=5) and a disconnect; a failed
+attempt neither locks out the right password nor disturbs a session already logged on; and no
+password, right or wrong, reaches any file.
 """
 
 from __future__ import annotations
@@ -18,15 +19,20 @@ import pytest
 
 from tests.support.fix_client import FixTestClient, new_order_single, unique_id
 from tests.support.raw_fix import PeerClosed, RawFixSession, sending_time
-from tests.support.sim_process import SimulatorProcess, start_simulator
+from tests.support.sim_process import CLIENT1_PASSWORD_ENV, SimulatorProcess, start_simulator
 
-PASSWORD = f"right-{uuid.uuid4().hex}"
+PASSWORD = f"right-{uuid.uuid4().hex}"  # FIXGW's (and FIXGW-MD's)
+CLIENT1_PASSWORD = f"client1-{uuid.uuid4().hex}"
 EMPTY_PASSWORD_REJECTED = "Tag specified without a value:554"
 
 
 @pytest.fixture(scope="module")
 def venue_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimulatorProcess]:
-    process = start_simulator(tmp_path_factory.mktemp("sim-security"), password=PASSWORD)
+    process = start_simulator(
+        tmp_path_factory.mktemp("sim-security"),
+        password=PASSWORD,
+        env={CLIENT1_PASSWORD_ENV: CLIENT1_PASSWORD},
+    )
     try:
         yield process
     finally:
@@ -64,7 +70,7 @@ def test_logon_for_a_session_not_configured_is_dropped_without_logon(
 
 @pytest.mark.parametrize(
     "password",
-    [None, "wrong-password", PASSWORD.upper(), PASSWORD + "x", PASSWORD[:-1]],
+    [None, "wrong-password", CLIENT1_PASSWORD.upper(), CLIENT1_PASSWORD + "x", CLIENT1_PASSWORD[:-1]],
     ids=["missing", "wrong", "wrong-case", "longer", "shorter"],
 )
 def test_logon_with_a_wrong_password_gets_logout_and_disconnect(
@@ -76,7 +82,7 @@ def test_logon_with_a_wrong_password_gets_logout_and_disconnect(
 
     assert answer.msg_type == "5", str(answer)
     assert "invalid username or password" in (answer.get(58) or "")
-    assert PASSWORD not in str(answer)
+    assert CLIENT1_PASSWORD not in str(answer)
     assert [m.msg_type for m in rest] == []
     assert session.closed
 
@@ -102,7 +108,7 @@ def test_garbled_logon_does_not_keep_the_real_client_out(venue_process: Simulato
         # QuickFIX would keep that connection, bound to CLIENT1; the simulator drops it.
         squatter_got = squatter.wait_closed(timeout_s=3.0)
         with RawFixSession(venue_process.port, sender_comp_id="CLIENT1") as real:
-            answer = logon_answer(real, username="CLIENT1", password=PASSWORD, timeout_s=3.0)
+            answer = logon_answer(real, username="CLIENT1", password=CLIENT1_PASSWORD, timeout_s=3.0)
             if answer[:1] == ["A"]:
                 real.logout()
 
@@ -121,7 +127,7 @@ def test_logon_username_must_name_the_sessions_own_user(
     # Without SimUsernameEnv the expected Username(553) is the client's CompID; a Logon without
     # Username(553) is accepted on the password alone.
     with RawFixSession(venue_process.port, sender_comp_id="CLIENT1") as session:
-        answer = session.logon(username=username, password=PASSWORD)
+        answer = session.logon(username=username, password=CLIENT1_PASSWORD)
         session.logout()
 
     assert answer.msg_type == ("A" if accepted else "5"), str(answer)
@@ -133,7 +139,7 @@ def test_failed_logons_do_not_lock_out_the_right_password(venue_process: Simulat
             assert failed.logon(username="CLIENT1", password=f"guess-{attempt}").msg_type == "5"
 
     with RawFixSession(venue_process.port, sender_comp_id="CLIENT1") as session:
-        answer = session.logon(username="CLIENT1", password=PASSWORD)
+        answer = session.logon(username="CLIENT1", password=CLIENT1_PASSWORD)
         heartbeat = session.test_request("logged-on")
         session.logout()
 
@@ -174,8 +180,9 @@ def test_wrong_password_on_a_logged_on_session_does_not_disturb_it(
 
 def test_no_password_right_or_wrong_is_written_to_any_simulator_file(tmp_path: Path) -> None:
     password = f"secret-{uuid.uuid4().hex}"
+    client1_password = f"secret-client1-{uuid.uuid4().hex}"
     wrong_password = f"typo-{uuid.uuid4().hex}"
-    process = start_simulator(tmp_path, password=password)
+    process = start_simulator(tmp_path, password=password, env={CLIENT1_PASSWORD_ENV: client1_password})
     try:
         with FixTestClient.start_new(
             tmp_path / "fixgw", process.port, sender="FIXGW", username="FIXGW", password=password
@@ -193,7 +200,7 @@ def test_no_password_right_or_wrong_is_written_to_any_simulator_file(tmp_path: P
     leaks = [
         f"{path.name}: {secret[:6]}..."
         for path in written
-        for secret in (password, wrong_password)
+        for secret in (password, client1_password, wrong_password, process.control_token)
         if secret.encode() in path.read_bytes()
     ]
 

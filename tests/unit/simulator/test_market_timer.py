@@ -30,7 +30,6 @@ def _application(tmp_path: Path, clock: Clock) -> SimulatorApplication:
         store=VenueStore(tmp_path / "venue.sqlite"),
         faults=Faults(),
         agents=MarketAgents(instruments, 1),
-        password=lambda: None,
     )
 
 

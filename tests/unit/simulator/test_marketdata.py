@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from simulator.marketdata import Subscription, SubscriptionRegistry
+from simulator.marketdata import Subscribed, Subscription, SubscriptionRegistry
 from simulator.venue import MarketDataEntry
 
 
@@ -39,3 +39,16 @@ def test_duplicate_md_req_id_unsubscribe_and_logout() -> None:
     assert registry.unsubscribe("A", "r1") and not registry.unsubscribe("A", "r1")
     registry.drop_session("B")
     assert registry.fan_out([_entry("BOLT", 1)]) == []
+
+
+def test_a_session_holds_at_most_its_cap_of_subscriptions() -> None:
+    registry = SubscriptionRegistry()
+    added = [registry.subscribe(_subscription("A", f"r{n}", "ACME"), max_per_session=2) for n in range(3)]
+    other = registry.subscribe(_subscription("B", "r0", "ACME"), max_per_session=2)
+    registry.unsubscribe("A", "r0")
+    again = registry.subscribe(_subscription("A", "r9", "ACME"), max_per_session=2)
+    duplicate = registry.subscribe(_subscription("A", "r9", "ACME"), max_per_session=2)
+
+    assert added == [Subscribed.ADDED, Subscribed.ADDED, Subscribed.LIMIT]
+    assert other is Subscribed.ADDED, "the cap is per session"
+    assert again is Subscribed.ADDED and duplicate is Subscribed.DUPLICATE

@@ -116,3 +116,76 @@ def test_reject_every_nth_counts_orders_and_counted_faults_run_out() -> None:
     faults.clear()
     assert faults.active() == {}
     assert faults.should_reject_order() == 0
+
+
+def test_per_session_accounts_credentials_and_limits(tmp_path: Path) -> None:
+    cfg = tmp_path / "clients.cfg"
+    cfg.write_text(
+        "[DEFAULT]\nSocketAcceptPort=4000\nSimPasswordEnv=PW_ALL\nSimMaxMarketDataSubscriptions=4\n"
+        "SimControlIdleTimeoutS=2.5\nSimControlMaxConnections=2\n"
+        "[SESSION]\nBeginString=FIX.4.4\nSenderCompID=VENUE\nTargetCompID=A\n"
+        "[SESSION]\nBeginString=FIX.4.4\nSenderCompID=VENUE\nTargetCompID=B\nSimAccounts=B-1, B-2\n"
+        "SimPasswordEnv=PW_B\nSimUsernameEnv=USER_B\nSimMaxMarketDataSubscriptions=1\n"
+    )
+    settings = load_settings(cfg, state_dir=tmp_path / "state")
+    a, b = settings.clients
+
+    assert (a.key, a.accounts, a.password_env, a.max_md_subscriptions) == (
+        "FIX.4.4:VENUE->A",
+        ("A",),
+        "PW_ALL",
+        4,
+    )
+    assert (b.accounts, b.password_env, b.username_env, b.max_md_subscriptions) == (
+        ("B-1", "B-2"),
+        "PW_B",
+        "USER_B",
+        1,
+    )
+    assert (settings.control_idle_timeout_s, settings.control_max_connections) == (2.5, 2)
+    assert settings.control_token_env == "FIXSIM_CONTROL_TOKEN"
+    assert settings.control_token_file == (tmp_path / "state" / "control.token").resolve()
+
+
+@pytest.mark.parametrize(
+    ("extra_default", "sessions", "message"),
+    [
+        (
+            "",
+            "TargetCompID=A\nSimAccounts=SHARED\n[SESSION]\nTargetCompID=B\nSimAccounts=SHARED\n",
+            "belongs to both",
+        ),
+        ("", "TargetCompID=A\nSimAccounts=X,,Y\n", "empty account name"),
+        ("SimAccounts=X\n", "TargetCompID=A\n", "belongs in a [SESSION]"),
+        ("", "TargetCompID=A\nSimMaxMarketDataSubscriptions=0\n", "at least 1"),
+        ("SimControlMaxConnections=0\n", "TargetCompID=A\n", "SimControlMaxConnections"),
+        ("SimControlIdleTimeoutS=-1\n", "TargetCompID=A\n", "SimControlIdleTimeoutS"),
+    ],
+)
+def test_bad_client_settings_name_the_problem(
+    tmp_path: Path, extra_default: str, sessions: str, message: str
+) -> None:
+    cfg = tmp_path / "bad.cfg"
+    cfg.write_text(
+        f"[DEFAULT]\nSocketAcceptPort=1\nSenderCompID=V\nBeginString=FIX.4.4\n{extra_default}[SESSION]\n{sessions}"
+    )
+    with pytest.raises(SettingsError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        load_settings(cfg, state_dir=tmp_path)
+
+
+def test_the_state_directory_and_effective_settings_are_owner_only(tmp_path: Path) -> None:
+    settings = load_settings(SIM_CFG, port=12345, state_dir=tmp_path / "state")
+
+    assert (tmp_path / "state").stat().st_mode & 0o777 == 0o700
+    assert settings.effective_config.stat().st_mode & 0o777 == 0o600
+
+
+def test_bundled_cfg_gives_client1_its_own_password_and_each_client_its_own_account(tmp_path: Path) -> None:
+    settings = load_settings(SIM_CFG, port=12345, state_dir=tmp_path)
+
+    assert {c.comp_id: (c.accounts, c.password_env) for c in settings.clients} == {
+        "FIXGW": (("FIXGW",), "FIXSIM_PASSWORD"),
+        "FIXGW-MD": (("FIXGW-MD",), "FIXSIM_PASSWORD"),
+        "CLIENT1": (("CLIENT1",), "FIXSIM_PASSWORD_CLIENT1"),
+    }
+    assert {c.max_md_subscriptions for c in settings.clients} == {10}

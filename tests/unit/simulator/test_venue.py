@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from decimal import Decimal
 
 import pytest
@@ -529,3 +530,94 @@ def test_mass_status_leaves_out_orders_that_ended_on_an_earlier_day() -> None:
         MassStatusRequest(session_key="S", account="FIXGW", mass_status_req_id="m", mass_status_req_type="7")
     )
     assert {r.cl_ord_id: r.ord_status for r in reports(result)} == {"old-gtc": "2", "trigger": "0"}
+
+
+# -- accounts belong to sessions ------------------------------------------------------------
+
+OWNERS = {"S-GW": frozenset({"FIXGW"}), "S-C1": frozenset({"CLIENT1"})}
+
+
+def owned_venue() -> Venue:
+    return Venue(default_instruments(), clock_ns=Clock(), id_prefix="9", account_owners=OWNERS)
+
+
+def gw_order(cl_ord_id: str, price: str) -> NewOrderRequest:
+    return dataclasses.replace(order(cl_ord_id, price=price), session_key="S-GW")
+
+
+def test_a_new_order_in_another_sessions_account_is_rejected_unrecorded() -> None:
+    venue = owned_venue()
+    request = NewOrderRequest(
+        session_key="S-C1", account="FIXGW", cl_ord_id="x1", symbol="ACME", side="2",
+        ord_type="1", order_qty=Decimal(20),
+    )  # fmt: skip
+
+    result = venue.new_order(request)
+
+    [report] = reports(result)
+    assert (report.exec_type, report.ord_status, report.ord_rej_reason) == ("8", "8", "15")
+    assert report.session_key == "S-C1" and report.order_id == "NONE"
+    assert not result.needs_persisting and venue.orders() == []
+    assert result.refusals and "S-C1: NewOrderSingle(35=D) refused" in result.refusals[0]
+    assert reports(venue.new_order(gw_order("x1", price="90.00")))[0].exec_type == "0", "x1 is still free"
+
+
+def test_cancel_replace_status_and_mass_requests_for_another_account_are_refused() -> None:
+    venue = owned_venue()
+    resting = reports(venue.new_order(gw_order("v1", price="90.00")))[0]
+    common = {"session_key": "S-C1", "account": "FIXGW"}
+
+    cancel = venue.cancel(CancelRequest(**common, cl_ord_id="x-f", orig_cl_ord_id="v1"))
+    replace = venue.replace(
+        ReplaceRequest(
+            **common, cl_ord_id="x-g", orig_cl_ord_id="v1", order_qty=Decimal(100), price=Decimal(105)
+        )
+    )
+    status = venue.status(StatusRequest(**common, cl_ord_id="v1"))
+    mass_status = venue.mass_status(
+        MassStatusRequest(**common, mass_status_req_id="m", mass_status_req_type="7")
+    )
+    mass_cancel = venue.mass_cancel(
+        MassCancelRequest(**common, cl_ord_id="x-q", mass_cancel_request_type="7")
+    )
+    positions = venue.positions_request(PositionRequest(**common, pos_req_id="p"))
+
+    rejects = [m for m in cancel.messages + replace.messages if isinstance(m, CancelRejectOut)]
+    assert [(m.response_to, m.reason) for m in rejects] == [("1", "99"), ("2", "99")]
+    assert [(r.exec_type, r.ord_status, r.ord_rej_reason) for r in reports(status)] == [("I", "8", "15")]
+    assert mass_status.messages == [] and mass_status.refusals
+    [report] = mass_cancel.messages
+    assert isinstance(report, MassCancelReportOut) and (report.response, report.reject_reason) == ("0", "99")
+    [ack] = positions.messages
+    assert isinstance(ack, PositionAckOut) and (ack.result, ack.status) == ("3", "2")
+    assert venue.order(resting.order_id).status == "0"  # type: ignore[union-attr]
+    assert venue.order(resting.order_id).price == Decimal("90.00")  # type: ignore[union-attr]
+
+
+def test_another_accounts_order_id_is_unknown_and_noted() -> None:
+    venue = owned_venue()
+    order_id = reports(venue.new_order(gw_order("v1", price="90.00")))[0].order_id
+
+    result = venue.cancel(
+        CancelRequest(
+            session_key="S-C1", account="CLIENT1", cl_ord_id="x", orig_cl_ord_id="v1", order_id=order_id
+        )
+    )
+
+    [reject] = result.messages
+    assert isinstance(reject, CancelRejectOut) and reject.reason == "1" and reject.order_id == "NONE"
+    assert result.refusals == [
+        f"S-C1: OrderID(37) {order_id} belongs to account FIXGW, not CLIENT1: treated as an unknown order"
+    ]
+
+
+def test_order_ids_are_keyed_hashes_unique_and_reproducible_with_the_same_key() -> None:
+    def ids(key: bytes) -> list[str]:
+        venue = Venue(default_instruments(), clock_ns=Clock(), id_prefix="4", id_key=key)
+        return [reports(venue.new_order(order(f"o{n}", price="90.00")))[0].order_id for n in range(50)]
+
+    first, again, other = ids(b"k" * 32), ids(b"k" * 32), ids(b"j" * 32)
+
+    assert first == again and len(set(first)) == 50
+    assert all(i.startswith("4-") and len(i) == 18 for i in first)
+    assert not set(first) & set(other)
