@@ -39,7 +39,7 @@ from gateway.decision.config import DecisionConfig
 from gateway.domain.ports import SinkContext, WorkingOrderView
 from gateway.execution import planner
 from gateway.features import kernels
-from gateway.features.engine import FeatureEngine
+from gateway.features.engine import UNBOUNDED_HIGH, UNBOUNDED_LOW, FeatureEngine
 from gateway.features.store import FeatureStore
 from gateway.fix.marketdata_codec import FastDecoder, decode_raw
 from gateway.inference.registry import ModelRecord, ModelRegistry, RegistryError
@@ -79,10 +79,6 @@ RECORDER_PAUSE_S = 20e-6
 # (seconds of backlog) a decision's spans are dropped and counted instead of growing memory.
 MAX_QUEUED_SPAN_JOBS = 20_000
 
-
-# the input bounds of a model that recorded none: only non-finite inputs are refused
-_UNBOUNDED_HIGH = np.full(len(kernels.MODEL_INPUT_NAMES), np.inf, dtype=np.float32)
-_UNBOUNDED_LOW = -_UNBOUNDED_HIGH
 
 # data issues that are fallback reasons under their own name (the others are stale_market_data)
 _OWN_FALLBACK_REASONS = (REASON_GAP, REASON_BAD_DATA, REASON_DECISION_ERROR)
@@ -684,9 +680,15 @@ class DecisionSink:
                 reasons = [fallback.INFERENCE_ERROR] * count
                 details = [f"{type(exc).__name__}: {exc}"] * count
         outs = self._feature_rows
-        engine.step_many(inputs, count, outs, model_inputs)
+        low = model.input_low if model.input_low is not None else UNBOUNDED_LOW
+        high = model.input_high if model.input_high is not None else UNBOUNDED_HIGH
+        first_bad = engine.step_many(inputs, count, outs, model_inputs, low, high)
         t_features = time.perf_counter_ns()
-        held = self._hold_reasons(kept, model_inputs, model)
+        held = (
+            self._hold_reasons(kept, model_inputs, low, high, first_bad)
+            if first_bad >= 0 or self._warmup_left
+            else None
+        )
 
         if runner is not None:
             try:
@@ -890,19 +892,19 @@ class DecisionSink:
         root.end(end_time=end_ns)
 
     def _hold_reasons(
-        self, kept: Sequence[str], model_inputs: npt.NDArray[np.float32], model: LoadedModel
+        self,
+        kept: Sequence[str],
+        model_inputs: npt.NDArray[np.float32],
+        low: npt.NDArray[np.float32],
+        high: npt.NDArray[np.float32],
+        first_bad: int,
     ) -> list[tuple[str, str]] | None:
         """Per kept symbol, why its model output must not be followed although the model ran:
         an input is not finite or outside the range the model was trained on, or the features
         are still warming up after the book restarted. None when every row is fine; the common
-        case costs one compiled pass over the batch and one empty-dict test."""
-        count = len(kept)
-        low = model.input_low if model.input_low is not None else _UNBOUNDED_LOW
-        high = model.input_high if model.input_high is not None else _UNBOUNDED_HIGH
-        first_bad = kernels.first_unusable_row(model_inputs, count, low, high)
+        case (nothing to hold) is decided by the caller: the features kernel checks the inputs in
+        the same dispatch, and no series is warming up."""
         warming = self._warmup_left
-        if first_bad < 0 and not warming:
-            return None
         reasons: list[tuple[str, str]] = []
         names = kernels.MODEL_INPUT_NAMES
         warmup = self._config.warmup_steps

@@ -14,6 +14,7 @@ are at most `max_working_per_side` working orders per side.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -98,7 +99,7 @@ def plan(
     if price <= 0:
         return actions
     if max_order_notional is not None:
-        wanted = min(wanted, int(max_order_notional / price) // lot * lot)
+        wanted = min(wanted, _notional_clip(max_order_notional, price, lot))
 
     working_leaves = sum(o.leaves_qty for o in same)
     residual = wanted - working_leaves
@@ -130,6 +131,12 @@ def plan(
             if order.price != price:
                 actions.append(_replace(order, order.leaves_qty, price, side))
     return actions
+
+
+@functools.lru_cache(maxsize=4096)
+def _notional_clip(max_order_notional: Decimal, price: Decimal, lot: int) -> int:
+    # Cached: orders are priced on a few hundred ticks, and a Decimal division costs microseconds.
+    return int(max_order_notional / price) // lot * lot
 
 
 def _replace(order: WorkingOrderView, leaves: int, price: Decimal, side: str) -> Replace:

@@ -14,6 +14,10 @@ from gateway.features import kernels
 from gateway.marketdata.book import SymbolBook
 from gateway.marketdata.events import PX_SCALE
 
+# the bounds of a model that recorded no input ranges: only non-finite inputs are refused
+UNBOUNDED_HIGH = np.full(kernels.MODEL_N_INPUTS, np.inf, dtype=np.float32)
+UNBOUNDED_LOW = -UNBOUNDED_HIGH
+
 
 class FeatureEngine:
     """Feature state of every symbol, one row each of a state table (`kernels.new_state()`
@@ -55,10 +59,14 @@ class FeatureEngine:
         count: int,
         outs: npt.NDArray[np.float64],
         model_inputs: npt.NDArray[np.float32],
-    ) -> None:
+        low: npt.NDArray[np.float32] = UNBOUNDED_LOW,
+        high: npt.NDArray[np.float32] = UNBOUNDED_HIGH,
+    ) -> int:
         """Step the first `count` rows of `inputs` (`kernels.IN_*` columns; `IN_ROW` from
-        `row_of`): the same values as `compute` on each symbol in turn, in one call."""
-        kernels.step_many(self._states, inputs, count, outs, model_inputs)
+        `row_of`): the same values as `compute` on each symbol in turn, in one call. Returns the
+        first row whose model inputs are not finite or outside [low, high], or -1."""
+        first_bad: int = kernels.step_many(self._states, inputs, count, outs, model_inputs, low, high)
+        return first_bad
 
     def compute(
         self,

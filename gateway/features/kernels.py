@@ -179,12 +179,16 @@ def step_many(
     count: int,
     outs: npt.NDArray[np.float64],
     model_inputs: npt.NDArray[np.float32],
-) -> None:
+    low: npt.NDArray[np.float32],
+    high: npt.NDArray[np.float32],
+) -> int:
     """`step` for the first `count` rows of `inputs` in one call from Python (one dispatch
     instead of one per symbol), writing each feature vector to `outs[i]` and its model inputs
     (the vector's tail, as float32) to `model_inputs[i]`. The same `step` runs, so the values
-    are the same bits as calling it row by row."""
+    are the same bits as calling it row by row. Returns the first row with a model input that
+    is not finite or outside [low, high] (the input guard, in the same dispatch), or -1."""
     first_input = N_FEATURES - MODEL_N_INPUTS
+    first_bad = -1
     for i in range(count):
         row = inputs[i]
         out = outs[i]
@@ -203,24 +207,11 @@ def step_many(
             out,
         )
         for k in range(MODEL_N_INPUTS):
-            model_inputs[i, k] = np.float32(out[first_input + k])
-
-
-@njit(cache=True)
-def first_unusable_row(
-    model_inputs: npt.NDArray[np.float32],
-    count: int,
-    low: npt.NDArray[np.float32],
-    high: npt.NDArray[np.float32],
-) -> int:
-    """The first of `count` rows with an input that is not finite or outside [low, high], or -1.
-    Compiled: numpy's own checks on a batch this small cost microseconds on the callback."""
-    for i in range(count):
-        for k in range(model_inputs.shape[1]):
-            value = model_inputs[i, k]
-            if not np.isfinite(value) or value < low[k] or value > high[k]:
-                return i
-    return -1
+            value = np.float32(out[first_input + k])
+            model_inputs[i, k] = value
+            if first_bad < 0 and (not np.isfinite(value) or value < low[k] or value > high[k]):
+                first_bad = i
+    return first_bad
 
 
 def warm() -> None:
@@ -234,6 +225,6 @@ def warm() -> None:
     inputs[:, IN_BID] = 100.0
     inputs[:, IN_ASK] = 100.02
     inputs[1, IN_ROW] = 1
-    step_many(states, inputs, 2, np.zeros((2, N_FEATURES)), np.zeros((2, MODEL_N_INPUTS), dtype=np.float32))
     unbounded = np.full(MODEL_N_INPUTS, np.inf, dtype=np.float32)
-    first_unusable_row(np.zeros((2, MODEL_N_INPUTS), dtype=np.float32), 2, -unbounded, unbounded)
+    model_inputs = np.zeros((2, MODEL_N_INPUTS), dtype=np.float32)
+    step_many(states, inputs, 2, np.zeros((2, N_FEATURES)), model_inputs, -unbounded, unbounded)

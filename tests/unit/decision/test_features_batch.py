@@ -42,7 +42,7 @@ def test_step_many_gives_the_same_bits_as_stepping_each_symbol() -> None:
             inputs[i] = (batched.row_of(symbol), bid_e8 / PX_SCALE, ask_e8 / PX_SCALE, float(bid_size),
                          float(ask_size), float(buy), float(sell), float(qty), avg_e8 / PX_SCALE,
                          realized_e8 / PX_SCALE, 500.0)  # fmt: skip
-        batched.step_many(inputs, len(chosen), outs, model_inputs)
+        assert batched.step_many(inputs, len(chosen), outs, model_inputs) == -1
         for i, vector in enumerate(expected):
             assert np.array_equal(outs[i].view(np.uint64), vector.view(np.uint64))
             tail = vector[kernels.MODEL_INPUT_SLICE].astype(np.float32)
