@@ -1,6 +1,6 @@
 """No secret in any file, and owner-only state, for the gateway and the simulator it trades with.
 
-The review (../shared/evidence/security-review/gw_secrets.py) found the venue password in clear
+The review found the venue password in clear
 in `<state_dir>/store/*.body` (QuickFIX's FileStore keeps every message sent, the Logon with
 Password(554) among them) and every file fixgw writes world-readable. Here the gateway logs on
 with a password from the environment to a simulator with a password per session and a control

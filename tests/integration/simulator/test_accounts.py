@@ -2,7 +2,7 @@
 
 Over loopback against the real simulator (a subprocess): FIXGW holds a position and resting bids;
 CLIENT1, logged on with its own password, names Account(1)=FIXGW in every kind of request (the
-review's scenario, ../shared/evidence/security-review/xacct.py). Each request is refused the FIX
+review's scenario). Each request is refused the FIX
 way and logged by the venue, FIXGW's orders, positions and ClOrdIDs are untouched, and FIXGW is
 sent nothing.
 """

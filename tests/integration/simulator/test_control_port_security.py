@@ -1,6 +1,6 @@
 """The control port over loopback against the real simulator: a token, an idle timeout, a cap.
 
-The review (../shared/evidence/security-review/control_nobody.py) read every account's fills,
+The review read every account's fills,
 busted a fill and switched faults on without any credential, and held 300 idle connections (300
 threads) open. Here: nothing is answered before `{"op": "auth", "token": ...}` with the right
 token; an idle connection is closed; connections beyond the cap are refused at once.

@@ -1,6 +1,6 @@
 """A session may hold a limited number of market-data subscriptions (over loopback, real simulator).
 
-The review (../shared/evidence/security-review/md_flood.py) had CLIENT1 open 1,000 subscriptions,
+The review had CLIENT1 open 1,000 subscriptions,
 each another copy of the feed, and another session's order round trip went from under 2 ms to
 about 400 ms. With the shipped settings (SimMaxMarketDataSubscriptions=10) the eleventh live
 subscription of a session gets MarketDataRequestReject(35=Y) with MDReqRejReason(281)=2; an
