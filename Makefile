@@ -25,7 +25,8 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy gateway simulator bench tests models
+	$(BIN)/mypy fixcore fixgw gateway simulator bench tests models
+	$(BIN)/lint-imports
 
 bench: $(STAMP)
 	$(BIN)/python -m bench $(ARGS)

@@ -30,9 +30,9 @@ from pathlib import Path
 
 from bench.baselines import quickfix_echo_rtt, quickfix_echo_throughput
 from bench.common import BenchError, LatencyStats, Report, Throughput, now_ns
+from fixgw.demo import simulator_process
 from gateway.app import Gateway, configure_logging
 from gateway.config import load_config
-from gateway.demo import simulator_process
 from gateway.domain.orders import Order
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

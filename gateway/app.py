@@ -27,11 +27,11 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from fixcore.files import owner_only, private_dir, restrict_tree, set_owner_only_umask
 from gateway.config import GatewayConfig, load_config
 from gateway.domain.errors import ConfigError, GatewayError
 from gateway.domain.fix_values import TimeInForce
 from gateway.domain.ports import SinkContext
-from gateway.files import owner_only, private_dir, restrict_tree, set_owner_only_umask
 from gateway.ledger.store import Ledger, open_ledger
 from gateway.oms.order_manager import OrderManager, Route
 from gateway.telemetry import OrderSpans, Telemetry, setup_telemetry

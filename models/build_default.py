@@ -28,7 +28,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DIR = REPO / "models" / "default"
-FIXGW = [sys.executable, "-m", "gateway.cli"]
+FIXGW = [sys.executable, "-m", "fixgw.cli"]
 
 
 def _free_port() -> int:

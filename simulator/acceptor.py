@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hmac
 import logging
-import re
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -26,6 +25,7 @@ from typing import Any, ClassVar
 
 import quickfix as fix
 
+from fixcore.masking import mask_secrets
 from simulator import fixmessages as out
 from simulator.backpressure import SendQueueProbe
 from simulator.clients import Clients
@@ -55,16 +55,6 @@ from simulator.venue import (
 )
 
 log = logging.getLogger("simulator")
-
-_SECRET_FIELDS = re.compile(r"(?<=\x01)(554|925|96)=[^\x01]*")
-
-
-def mask_secrets(raw: str) -> str:
-    """Password(554), NewPassword(925) and RawData(96) replaced by *** in a raw FIX string."""
-    if "\x01554=" not in raw and "\x01925=" not in raw and "\x0196=" not in raw:
-        return raw  # nearly every message: skip the regular expression
-    return _SECRET_FIELDS.sub(lambda match: f"{match.group(1)}=***", raw)
-
 
 _MARKET_DATA_TYPES = ("\x0135=W\x01", "\x0135=X\x01")
 

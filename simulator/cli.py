@@ -18,7 +18,7 @@ import threading
 from pathlib import Path
 from types import FrameType
 
-from gateway.files import set_owner_only_umask
+from fixcore.files import set_owner_only_umask
 from simulator.faults import FaultError, parse_assignments
 from simulator.settings import DEFAULT_CONFIG, SettingsError, load_settings
 

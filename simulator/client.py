@@ -32,7 +32,8 @@ from typing import NoReturn
 import quickfix as fix
 import quickfix44 as fix44
 
-from gateway.files import owner_only, private_dir
+from fixcore.files import owner_only, private_dir
+from fixcore.timestamps import utc_timestamp
 from simulator.settings import PACKAGE_ROOT, SettingsError, find_data_dictionary
 
 PROGRAM = "fixgw client"
@@ -617,11 +618,7 @@ def _new_message(msg_type: str) -> fix.Message:
 
 
 def _utc_now() -> str:
-    now = time.time_ns()
-    return (
-        time.strftime("%Y%m%d-%H:%M:%S", time.gmtime(now // 1_000_000_000))
-        + f".{now // 1_000_000 % 1000:03d}"
-    )
+    return utc_timestamp(time.time_ns())
 
 
 class FixClient:

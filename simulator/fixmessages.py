@@ -8,12 +8,12 @@ through the SWIG layer (see the dependency notes).
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Mapping, Sequence
 
 import quickfix as fix
 import quickfix44 as fix44
 
+from fixcore.timestamps import utc_timestamp
 from simulator.instruments import Instrument
 from simulator.venue import (
     BookSnapshot,
@@ -28,13 +28,6 @@ from simulator.venue import (
 )
 
 UNKNOWN_TAG_DEFAULT = 9999
-
-
-def utc_timestamp(ns: int) -> str:
-    """FIX UTCTimestamp with milliseconds: YYYYMMDD-HH:MM:SS.sss."""
-    moment = dt.datetime.fromtimestamp(ns // 1_000_000_000, tz=dt.UTC)
-    millis = (ns // 1_000_000) % 1000
-    return f"{moment:%Y%m%d-%H:%M:%S}.{millis:03d}"
 
 
 def field(message: fix.FieldMap, tag: int) -> str | None:

@@ -32,7 +32,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gateway.files import owner_only, private_dir
+from fixcore.files import owner_only, private_dir
 from simulator.control import TOKEN_ENV, SimulatorControl, forget_token, new_token, remember_token
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent

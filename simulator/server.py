@@ -21,7 +21,7 @@ from pathlib import Path
 
 import quickfix as fix
 
-from gateway.files import owner_only, private_dir, restrict_tree
+from fixcore.files import owner_only, private_dir, restrict_tree
 from simulator.acceptor import MaskingLogFactory, MessageLogWriter, SimulatorApplication
 from simulator.backpressure import SendQueueProbe, backed_up_limit
 from simulator.clients import Clients

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gateway.files import owner_only, private_dir, private_file
+from fixcore.files import owner_only, private_dir, private_file
 from simulator.clients import DEFAULT_MAX_MD_SUBSCRIPTIONS, ClientSession
 from simulator.faults import FaultError, canonical_name
 from simulator.instruments import DEFAULT_SYMBOLS_TEXT, Instrument, parse_symbols

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
 
-from gateway.domain.fix_values import ExecType, OrdStatus, OrdType, Side, TimeInForce
+from fixcore.values import ExecType, OrdStatus, OrdType, Side, TimeInForce
 from simulator.book import BookSide, OrderBook
 from simulator.instruments import Instrument
 from simulator.matching import Match, executable_qty, match

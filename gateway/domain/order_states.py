@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
-from gateway.domain.fix_values import ExecType, OrdStatus
+from gateway.domain.fix_values import ExecType, OrdStatus, is_final
 
 S = OrdStatus
 E = ExecType
@@ -218,7 +218,7 @@ def apply_execution(current: OrdStatus, exec_type: ExecType, reported: OrdStatus
     row = ORDER_STATE_TABLE.get((current, exec_type))
     if row is None:
         return Transition(
-            status=current if current.is_final else reported,
+            status=current if is_final(current) else reported,
             fits=False,
             reason=f"ExecType(150)={exec_type.value} ({exec_type.name}) is not allowed "
             f"in state {current.name}",
@@ -226,7 +226,7 @@ def apply_execution(current: OrdStatus, exec_type: ExecType, reported: OrdStatus
     resulting = row.get(reported)
     if resulting is None:
         return Transition(
-            status=current if current.is_final else reported,
+            status=current if is_final(current) else reported,
             fits=False,
             reason=f"OrdStatus(39)={reported.value} ({reported.name}) does not follow "
             f"ExecType(150)={exec_type.value} ({exec_type.name}) in state {current.name}",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from gateway.domain.fix_values import OrdStatus, OrdType, Side, TimeInForce
+from gateway.domain.fix_values import OrdStatus, OrdType, Side, TimeInForce, is_final
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -36,7 +36,7 @@ class Order:
 
     @property
     def is_final(self) -> bool:
-        return self.status.is_final
+        return is_final(self.status)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

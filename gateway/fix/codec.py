@@ -11,44 +11,26 @@ QuickFIX fills in the rest of the header when the message is sent on a session.
 
 from __future__ import annotations
 
-import calendar
-import re
 from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
 import quickfix as fix
 
+from fixcore.masking import mask_secrets
+from fixcore.timestamps import utc_timestamp_ns
 from gateway.domain.errors import MessageError
 from gateway.domain.events import CancelRejected, ExecutionReported
 from gateway.domain.fix_values import ExecType, OrdStatus, Side
 
+__all__ = ["mask_secrets", "utc_timestamp_ns"]  # re-exported: the FIX edge's callers use them from here
+
 SOH: Final = "\x01"
-_SECRET_TAGS: Final = ("554", "925")  # Password, NewPassword
-_SECRET_RE: Final = re.compile(r"(^|\x01)(554|925)=[^\x01]*")
-
-
-def mask_secrets(text: str) -> str:
-    """Replace the values of Password(554) and NewPassword(925) with ***."""
-    if "554=" not in text and "925=" not in text:
-        return text
-    return _SECRET_RE.sub(lambda m: f"{m.group(1)}{m.group(2)}=***", text)
 
 
 def readable(text: str) -> str:
     """A raw FIX string for people and the ledger: SOH shown as |, secrets masked."""
     return mask_secrets(text).replace(SOH, "|")
-
-
-def utc_timestamp_ns(text: str) -> int:
-    """UTCTimestamp "YYYYMMDD-HH:MM:SS[.fff...]" -> integer ns UTC. Raises ValueError."""
-    if len(text) < 17 or text[8] != "-":
-        raise ValueError(f"not a UTCTimestamp: {text!r}")
-    seconds = calendar.timegm(
-        (int(text[0:4]), int(text[4:6]), int(text[6:8]), int(text[9:11]), int(text[12:14]), int(text[15:17]))
-    )
-    fraction = text[18:] if len(text) > 18 and text[17] == "." else ""
-    return seconds * 1_000_000_000 + (int(fraction.ljust(9, "0")[:9]) if fraction else 0)
 
 
 def msg_type_of(raw: str) -> str:

@@ -20,12 +20,12 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from fixcore.files import owner_only, private_sqlite
 from gateway.domain.errors import LedgerError
 from gateway.domain.events import CancelRejected, ExecutionReported
 from gateway.domain.fix_values import FINAL_STATUSES, ExecType, OrdStatus, OrdType, Side, TimeInForce
 from gateway.domain.orders import Fill, Order, OrderRequest
 from gateway.domain.positions import FillAmount, Position
-from gateway.files import owner_only, private_sqlite
 from gateway.ledger.schema import MIGRATIONS, SCHEMA_VERSION
 
 SQLITE_MAGIC = b"SQLite format 3\x00"

@@ -37,10 +37,11 @@ from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 from typing import Any, NamedTuple
 
+from fixcore.timestamps import utc_timestamp
 from gateway.config import LimitsSection, OrdersSection
 from gateway.domain.errors import MessageError, UnknownOrderError
 from gateway.domain.events import CancelRejected, ExecutionReported
-from gateway.domain.fix_values import ExecType, MsgType, OrdStatus, OrdType, Side, TimeInForce
+from gateway.domain.fix_values import ExecType, MsgType, OrdStatus, OrdType, Side, TimeInForce, is_final
 from gateway.domain.order_states import Transition, apply_execution, effective_status
 from gateway.domain.orders import Fill, Order, OrderRequest
 from gateway.domain.ports import PositionView, SubmitResult, WorkingOrderView
@@ -66,19 +67,6 @@ class ExecutionOutcome:
     order: Order | None = None
     transition: Transition | None = None
     fill_recorded: bool = False
-
-
-_last_second: list[tuple[int, str]] = [(-1, "")]  # (epoch second, its text): strftime once a second
-
-
-def fix_timestamp(ns: int) -> str:
-    """UTCTimestamp with milliseconds: YYYYMMDD-HH:MM:SS.sss."""
-    seconds, rest = divmod(ns, 1_000_000_000)
-    cached_second, text = _last_second[0]
-    if cached_second != seconds:
-        text = time.strftime("%Y%m%d-%H:%M:%S", time.gmtime(seconds))
-        _last_second[0] = (seconds, text)
-    return f"{text}.{rest // 1_000_000:03d}"
 
 
 @functools.lru_cache(maxsize=4096)
@@ -317,7 +305,7 @@ class OrderManager:
                 (11, cl_ord_id),
                 (55, symbol),
                 (54, side_value.value),
-                (60, fix_timestamp(now)),
+                (60, utc_timestamp(now)),
                 (38, str(qty)),
                 (40, type_value.value),
             ]
@@ -395,7 +383,7 @@ class OrderManager:
             fields += [
                 (55, order.symbol),
                 (54, order.side.value),
-                (60, fix_timestamp(now)),
+                (60, utc_timestamp(now)),
                 (38, str(new_qty)),
                 (40, order.ord_type.value),
             ]
@@ -544,7 +532,7 @@ class OrderManager:
         fields += [
             (55, order.symbol),
             (54, order.side.value),
-            (60, fix_timestamp(now)),
+            (60, utc_timestamp(now)),
             (38, str(order.order_qty)),
         ]
         return _Outbound(order.session, MsgType.ORDER_CANCEL_REQUEST, fields, order.order_key, request_id)
@@ -881,7 +869,7 @@ class OrderManager:
         if (
             status in (OrdStatus.PENDING_CANCEL, OrdStatus.PENDING_REPLACE)
             and reject.ord_status is not None
-            and not reject.ord_status.is_final
+            and not is_final(reject.ord_status)
         ):
             # fills only ever come from ExecutionReports: a final status here waits for them
             status = reject.ord_status
@@ -1061,7 +1049,7 @@ class OrderManager:
             price = report.price if report.price is not None else (request.price if request else None)
             if price is not None:
                 changes["price"] = price
-        if transition.status.is_final:
+        if is_final(transition.status):
             changes["leaves_qty"] = 0
         if clear_pending and order.pending:
             changes["pending"] = ""
@@ -1086,7 +1074,7 @@ class OrderManager:
             return RequestEvent.ACCEPTED
         if exec_type is acknowledgement:
             return RequestEvent.ACKNOWLEDGED
-        if transition.status.is_final:
+        if is_final(transition.status):
             return RequestEvent.ORDER_ENDED
         if exec_type is ExecType.ORDER_STATUS:
             # the venue's own account of the order: without the pending state it does not
@@ -1102,7 +1090,7 @@ class OrderManager:
         pending = self._pending.get(order.order_key)
         if pending is None:
             # nothing in flight (or its mark outlived a restart without its request row)
-            return transition.status.is_final
+            return is_final(transition.status)
         event = self._request_event(pending, report, transition)
         if event is None:
             return False

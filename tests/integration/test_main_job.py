@@ -18,7 +18,7 @@ def test_demo_trades_with_the_shipped_model_and_reports_slippage(tmp_path: Path)
     state_dir = tmp_path / "demo"
 
     completed = subprocess.run(
-        [sys.executable, "-m", "gateway.cli", "demo", "--seconds", "4", "--state-dir", str(state_dir)],
+        [sys.executable, "-m", "fixgw.cli", "demo", "--seconds", "4", "--state-dir", str(state_dir)],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,

@@ -41,7 +41,7 @@ SEED = int(os.environ.get("FIXGW_CRASH_SEED", str(int(time.time()))))
 def start_gateway(config: Path, output: Path) -> subprocess.Popen[bytes]:
     with output.open("ab") as sink:
         return subprocess.Popen(
-            [sys.executable, "-m", "gateway.cli", "run", "--config", str(config)],
+            [sys.executable, "-m", "fixgw.cli", "run", "--config", str(config)],
             cwd=REPO_ROOT,
             stdout=sink,
             stderr=subprocess.STDOUT,

@@ -14,7 +14,7 @@ def test_demo_trades_prints_progress_and_stops_the_simulator(tmp_path):
         [
             sys.executable,
             "-m",
-            "gateway.cli",
+            "fixgw.cli",
             "demo",
             "--seconds",
             "3",
@@ -65,7 +65,7 @@ def test_demo_killed_with_sigkill_does_not_leave_the_simulator_running(tmp_path)
             [
                 sys.executable,
                 "-m",
-                "gateway.cli",
+                "fixgw.cli",
                 "demo",
                 "--seconds",
                 "60",

@@ -64,7 +64,7 @@ def fixgw_run(config: Path, directory: Path) -> Iterator[tuple[subprocess.Popen[
     stdout, stderr = directory / "run-stdout.txt", directory / "run-stderr.txt"
     with stdout.open("wb") as out, stderr.open("wb") as err:
         process = subprocess.Popen(
-            [sys.executable, "-m", "gateway.cli", "run", "--config", str(config), "--quiet"],
+            [sys.executable, "-m", "fixgw.cli", "run", "--config", str(config), "--quiet"],
             cwd=REPO_ROOT,
             stdout=out,
             stderr=err,

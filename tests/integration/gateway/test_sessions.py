@@ -89,7 +89,7 @@ def test_sigterm_logs_out_and_exits_cleanly(tmp_path):
         output = tmp_path / "run.log"
         with output.open("wb") as sink:
             process = subprocess.Popen(
-                [sys.executable, "-m", "gateway.cli", "run", "--config", str(toml)],
+                [sys.executable, "-m", "fixgw.cli", "run", "--config", str(toml)],
                 cwd=REPO_ROOT,
                 stdout=sink,
                 stderr=subprocess.STDOUT,

@@ -29,7 +29,7 @@ def simulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimulatorPro
 def run_client(*args: str, state_dir: Path) -> subprocess.CompletedProcess[str]:
     environment = {k: v for k, v in os.environ.items() if not k.startswith("FIXSIM_PASSWORD")}
     return subprocess.run(
-        [sys.executable, "-m", "gateway.cli", "client", "--state-dir", str(state_dir), *args],
+        [sys.executable, "-m", "fixgw.cli", "client", "--state-dir", str(state_dir), *args],
         cwd=REPO_ROOT,
         env=environment,
         capture_output=True,

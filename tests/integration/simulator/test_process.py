@@ -117,7 +117,7 @@ def test_sigint_stops_cleanly(tmp_path: Path) -> None:
 
 def test_fixgw_sim_is_the_entry_point() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "gateway.cli", "sim", "--help"],
+        [sys.executable, "-m", "fixgw.cli", "sim", "--help"],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,

@@ -6,7 +6,7 @@ import os
 import stat
 from pathlib import Path
 
-from gateway.files import owner_only, private_dir, private_file, private_sqlite, restrict_tree
+from fixcore.files import owner_only, private_dir, private_file, private_sqlite, restrict_tree
 
 
 def mode(path: Path) -> int:

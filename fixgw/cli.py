@@ -14,7 +14,7 @@ from collections.abc import Sequence
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "sim": ("simulator.cli", "run the bundled FIX 4.4 exchange simulator"),
     "run": ("gateway.app", "run the gateway against the venues in a TOML config"),
-    "demo": ("gateway.demo", "simulator + gateway + bundled model, end to end"),
+    "demo": ("fixgw.demo", "simulator + gateway + bundled model, end to end"),
     "features": ("gateway.features.cli", "build or export features from recorded ticks"),
     "model": ("gateway.inference.cli", "train, list, activate or roll back models"),
     "client": ("simulator.client", "a FIX 4.4 client to try the simulator by hand"),
