@@ -1,6 +1,6 @@
 """Instruments the venue lists: symbol, tick size, lot size and a reference price.
 
-Takes the `SimSymbols` setting text (or nothing, for the defaults in docs/contracts.md) and gives
+Takes the `SimSymbols` setting text (or nothing, for the defaults in docs/simulator.md) and gives
 `Instrument` values that convert between wire prices (Decimal) and integer ticks, the only
 price representation the book and matching ever see.
 """

@@ -15,7 +15,7 @@ MODES: Final = ("realtime", "microbatch")
 SAFE_TARGETS: Final = ("flat", "hold", "reduce_only")
 EXECUTION_STYLES: Final = ("passive", "marketable")
 
-# The bundled simulator's instruments (docs/contracts.md); other symbols must be configured.
+# The bundled simulator's instruments (docs/simulator.md); other symbols must be configured.
 KNOWN_INSTRUMENTS: Final = {
     "ACME": ("0.01", 1),
     "BOLT": ("0.05", 10),
