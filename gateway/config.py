@@ -350,6 +350,15 @@ def parse_config(data: Mapping[str, Any], source: Path) -> GatewayConfig:
     decision = data.get("decision")
     if decision is not None and not isinstance(decision, dict):
         raise ConfigError("[decision]: expected a table")
+    if decision is not None:
+        # Validated here, with the rest of the file: a bad key stops `fixgw run` with status 2
+        # and the key's name before a ledger is opened or a run row written.
+        from gateway.decision.config import DecisionConfigError, load_decision_config
+
+        try:
+            load_decision_config(decision, sorted(routing))
+        except DecisionConfigError as exc:
+            raise ConfigError(str(exc)) from exc
 
     return GatewayConfig(
         source=source,

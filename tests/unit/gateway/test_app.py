@@ -3,8 +3,6 @@ missing credential."""
 
 from __future__ import annotations
 
-import sys
-import types
 from pathlib import Path
 
 import pytest
@@ -12,40 +10,36 @@ import pytest
 from gateway.app import Gateway
 from gateway.config import load_config
 from gateway.domain.errors import ConfigError
-from gateway.domain.ports import SinkContext
 from tests.unit.gateway.factories import make_oms
 
 SESSIONS = Path(__file__).resolve().parents[3] / "sessions"
 
 
-def test_decision_table_builds_the_decision_sink_with_a_sink_context(tmp_path, monkeypatch):
+def test_decision_table_builds_the_decision_sink_with_a_sink_context(tmp_path):
+    from gateway.decision.sink import DecisionSink
+
     toml = tmp_path / "gw.toml"
     toml.write_text(
         (SESSIONS / "gateway-sim.toml")
         .read_text()
         .replace('sessions_cfg = "gateway-sim.cfg"', f'sessions_cfg = "{SESSIONS / "gateway-sim.cfg"}"')
-        + '\n[decision]\nmodel = "latest"\n'
+        + '\n[decision]\nmode = "microbatch"\ntracing = false\n'
     )
-    contexts: list[SinkContext] = []
-    fake = types.ModuleType("gateway.decision")
-
-    def build_sink(context: SinkContext) -> str:
-        contexts.append(context)
-        return "the sink"
-
-    fake.build_sink = build_sink  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "gateway.decision", fake)
     gateway = Gateway(load_config(toml, {"state_dir": str(tmp_path / "state")}))
     gateway.oms, gateway.ledger, _ = make_oms(tmp_path)
 
     sink = gateway._build_sink()
-
-    assert sink == "the sink"
-    (context,) = contexts
-    assert context.decision_table == {"model": "latest"}
-    assert list(context.symbols) == ["ACME", "BOLT", "CRUX"]
-    assert context.orders is gateway.oms and context.ledger_path == gateway.ledger.path
-    assert callable(context.request_snapshot) and context.clock_ns() > 0
+    try:
+        assert isinstance(sink, DecisionSink)
+        context = sink._ctx
+        assert context.decision_table == {"mode": "microbatch", "tracing": False}
+        assert list(context.symbols) == ["ACME", "BOLT", "CRUX"]
+        assert context.orders is gateway.oms and context.ledger_path == gateway.ledger.path
+        assert context.state_dir == tmp_path / "state" / "decision"
+        assert callable(context.request_snapshot) and context.clock_ns() > 0
+        assert sink.model.runner is not None  # the shipped model, seeded into the registry
+    finally:
+        sink.close()
 
 
 def test_live_mode_refuses_to_start_without_the_credential_variables(tmp_path, monkeypatch):

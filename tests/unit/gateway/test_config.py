@@ -77,12 +77,14 @@ def test_malformed_session_id_is_named(tmp_path):
         load_config(write(tmp_path, text))
 
 
-def test_decision_table_is_kept_raw(tmp_path):
+def test_a_valid_decision_table_is_kept_as_given(tmp_path):
     config = load_config(
-        write(tmp_path, MINIMAL + "[decision]\nmodel = 'x'\n[decision.inner]\nanything = 1\n")
+        write(
+            tmp_path, MINIMAL + "[decision]\nmode = 'microbatch'\n[decision.execution]\nstyle = 'passive'\n"
+        )
     )
 
-    assert config.decision == {"model": "x", "inner": {"anything": 1}}
+    assert config.decision == {"mode": "microbatch", "execution": {"style": "passive"}}
 
 
 def test_missing_file_and_bad_toml_are_clear(tmp_path):
@@ -90,3 +92,25 @@ def test_missing_file_and_bad_toml_are_clear(tmp_path):
         load_config(tmp_path / "absent.toml")
     with pytest.raises(ConfigError, match="not valid TOML"):
         load_config(write(tmp_path, "[gateway\n"))
+
+
+def test_a_bad_decision_key_is_a_config_error_naming_the_key(tmp_path):
+    path = write(tmp_path, MINIMAL + "[decision]\nno_such_key = 1\n")
+
+    with pytest.raises(ConfigError, match=r"decision\.no_such_key"):
+        load_config(path)
+
+
+def test_fixgw_run_with_a_bad_decision_key_exits_2_before_opening_a_ledger(tmp_path, capsys):
+    from gateway.app import main
+
+    state_dir = tmp_path / "state"
+    text = MINIMAL.replace(
+        'sessions_cfg = "gateway-sim.cfg"',
+        f'sessions_cfg = "{SESSIONS / "gateway-sim.cfg"}"\nstate_dir = "{state_dir}"',
+    )
+    path = write(tmp_path, text + '[decision]\nmode = "sometimes"\n')
+
+    assert main(["--config", str(path)]) == 2
+    assert "decision.mode" in capsys.readouterr().err
+    assert not (state_dir / "ledger.sqlite").exists()
