@@ -51,10 +51,6 @@ ATTR_FINAL_STATUS: Final = "fix.ord_status"
 ATTR_CUM_QTY: Final = "fix.cum_qty"
 ATTR_SESSION: Final = "fix.session"
 ATTR_DECISION_ID: Final = "fixgw.decision_id"
-METRIC_ORDERS_SUBMITTED: Final = "fixgw.orders.submitted"
-METRIC_FILLS: Final = "fixgw.fills"
-METRIC_QUARANTINED: Final = "fixgw.messages.quarantined"
-METRIC_ORDER_RTT: Final = "fixgw.order.rtt"
 
 OTLP_ENDPOINT_ENV: Final = "OTEL_EXPORTER_OTLP_ENDPOINT"
 

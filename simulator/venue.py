@@ -1483,10 +1483,6 @@ class Venue:
                 )
         return result
 
-    def set_id_counters(self, *, exec_seq: int = 0, order_seq: int = 0) -> None:
-        self._exec_seq = max(self._exec_seq, exec_seq)
-        self._order_seq = max(self._order_seq, order_seq)
-
 
 class VenueError(ValueError):
     """An operator request the venue cannot carry out (unknown ExecID, bad correction)."""

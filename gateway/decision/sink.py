@@ -253,7 +253,6 @@ class DecisionSink:
         self._kill_switch = config.risk.kill_switch
         self._budget_ns = config.budget_us * 1000
         self._realtime = config.mode == "realtime"
-        self._input_index = kernels.MODEL_INPUT_INDEX
         self._n_inputs = len(kernels.MODEL_INPUT_NAMES)
         rows = max(1, len(self._instruments))
         self._batch = np.zeros((rows, self._n_inputs), dtype=np.float32)

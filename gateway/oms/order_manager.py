@@ -639,10 +639,6 @@ class OrderManager:
             self._halted = reason or "halted"
             log.info("trading halted: %s", self._halted)
 
-    def resume(self) -> None:
-        with self._lock:
-            self._halted = ""
-
     def request_status(self, cl_ord_id: str) -> bool:
         """Send OrderStatusRequest(35=H) for a live order."""
         with self._lock:
