@@ -44,9 +44,15 @@ def test_demo_trades_with_the_shipped_model_and_reports_slippage(tmp_path: Path)
         (model_orders,) = ledger.execute(
             "SELECT count(*) FROM orders WHERE decision_id IS NOT NULL AND decision_id != ''"
         ).fetchone()
+        (model_fills,) = ledger.execute(
+            "SELECT count(*) FROM fills f JOIN orders o USING (order_key)"
+            " WHERE o.decision_id IS NOT NULL AND o.decision_id != '' AND f.busted = 0"
+        ).fetchone()
     finally:
         ledger.close()
     assert model_orders > 0
+    # the report covers every fill of the decision path's orders, each measured or said unmatched
     report = json.loads((state_dir / "report" / "slippage.json").read_text())
-    assert report["fills"] >= 0
+    assert report["fills"] + report["unmatched_fills"] == model_fills
+    assert report["unmatched_fills"] == 0
     assert (state_dir / "report" / "slippage.png").stat().st_size > 0

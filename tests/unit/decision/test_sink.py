@@ -382,13 +382,32 @@ def test_inference_exception_in_the_callback_falls_back_and_the_next_healthy_run
     assert "Error" in events[0][3] or "Fail" in events[0][3]  # onnxruntime's own message, kept
 
 
-def test_kill_switch_lets_cancels_through_and_stops_new_orders(tmp_path, orders, closing) -> None:
+def test_kill_switch_stops_new_orders_from_the_first_tick(tmp_path, orders, closing) -> None:
     sink = _sink(tmp_path, orders, constant_model_bytes(1.0), {"risk": {"kill_switch": True}})
     closing.append(sink)
 
     _feed(sink, SyntheticMarket(), 2)
 
     assert orders.calls == [] and sink.stats.risk_denials > 0
+
+
+def test_kill_switch_lets_cancels_through_and_stops_new_orders(tmp_path, orders, closing) -> None:
+    switch = tmp_path / "KILL"
+    sink = _sink(tmp_path, orders, constant_model_bytes(1.0), {"risk": {"kill_switch_file": str(switch)}})
+    closing.append(sink)
+    market = SyntheticMarket()
+    sink.on_market_data(market.first(), "s", market.now_ns)
+    (working,) = orders.orders  # a buy toward the model's long target
+    switch.touch()
+    _wait_for(lambda: sink._kill_switch)
+
+    # now far above the target: the working buy must go, and the sell that would follow may not
+    orders.set_position("ACME", 100, avg_cost="100")
+    message, recv_ns = market.step()
+    sink.on_market_data(message, "s", recv_ns)
+
+    assert ("cancel", {"cl_ord_id": working}) in orders.calls
+    assert orders.names().count("submit") == 1 and sink.stats.risk_denials > 0
 
 
 def test_one_bad_message_does_not_stop_the_next(tmp_path, orders, closing) -> None:
