@@ -14,6 +14,7 @@ import logging
 import os
 import sqlite3
 import threading
+import time
 import weakref
 from collections.abc import Iterator
 from decimal import Decimal
@@ -34,8 +35,11 @@ _FINAL_STATUS_LIST = "(" + ", ".join(f"'{s.value}'" for s in sorted(FINAL_STATUS
 CHECKPOINT_INTERVAL_S = 0.2
 # past this many WAL frames (pages) the checkpointer restarts the WAL (4 MiB with 1 KiB pages)
 CHECKPOINT_RESTART_FRAMES = 4000
-# past this many WAL frames the writing thread checkpoints by itself (16 MiB with 1 KiB pages)
-WAL_WRITER_CHECKPOINT_FRAMES = 16000
+# past this size the writing thread restarts the WAL itself, looking every WAL_CHECK_COMMITS writes
+WAL_WRITER_LIMIT_BYTES = 16 * 1024 * 1024
+WAL_CHECK_COMMITS = 64
+# how long the writer waits for the checkpointer thread's own checkpoint to finish
+WAL_RESTART_WAIT_S = 0.5
 # the commit that starts a restarted WAL over cuts the file back to this size
 WAL_SIZE_LIMIT_BYTES = 4 * 1024 * 1024
 # how long a RESTART checkpoint waits for a gap between two commits (the writer is not held
@@ -74,6 +78,13 @@ class Ledger:
         self.path = path
         self._in_transaction = False
         self._checkpoint_stop = threading.Event()
+        # The writer's own bound on the WAL: the checkpointer's RESTART cannot find a gap
+        # between commits made back to back (the writer re-takes the lock before a busy handler
+        # wakes up), and it looks only every few milliseconds while the WAL can grow by 100 MB/s.
+        # Every WAL_CHECK_COMMITS commits the writer looks at the WAL file's size (one stat) and,
+        # past WAL_WRITER_LIMIT_BYTES, restarts it itself: only under sustained overload.
+        self._wal_path = path.with_name(path.name + "-wal")
+        self._commits_unchecked = 0
         self._checkpointer: threading.Thread | None = None
         # a ledger dropped without close() still stops its checkpointer when it is collected
         weakref.finalize(self, self._checkpoint_stop.set)
@@ -101,11 +112,7 @@ class Ledger:
         the next open. Idempotent."""
         if self._checkpointer is not None:
             return
-        # A safety net, not the mechanism: past WAL_WRITER_CHECKPOINT_FRAMES (the background
-        # thread has fallen far behind, as under a sustained burst on a slow disk, or a commit
-        # loop that leaves it no gap) the committing thread checkpoints once itself, which no
-        # concurrent commit can interrupt, so the next commit starts the WAL over.
-        self._db.execute(f"PRAGMA wal_autocheckpoint = {WAL_WRITER_CHECKPOINT_FRAMES}")
+        self._db.execute("PRAGMA wal_autocheckpoint = 0")
         # after a burst the WAL file would keep its largest size; the commit that restarts it
         # truncates it back to this (one fstat per restart when it is already smaller)
         self._db.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT_BYTES}")
@@ -143,6 +150,7 @@ class Ledger:
         """BEGIN ... COMMIT, or ROLLBACK if the body raises. Not re-entrant on purpose."""
         if self._in_transaction:
             raise LedgerError("nested ledger transaction")
+        self._bound_wal()
         self._db.execute("BEGIN IMMEDIATE")
         self._in_transaction = True
         try:
@@ -171,12 +179,48 @@ class Ledger:
 
     # --- orders ----------------------------------------------------------------------------
 
+    def _bound_wal(self) -> None:
+        """Before a write: every WAL_CHECK_COMMITS writes, restart a WAL past its limit."""
+        self._commits_unchecked += 1
+        if self._commits_unchecked < WAL_CHECK_COMMITS or self._checkpointer is None:
+            return
+        self._commits_unchecked = 0
+        try:
+            size = os.stat(self._wal_path).st_size
+        except OSError:
+            return
+        if size > WAL_WRITER_LIMIT_BYTES:
+            self._restart_wal()
+
+    def _restart_wal(self) -> None:
+        """Checkpoint every WAL frame and start the WAL over, from the writing connection (no
+        commit of its own can get in between); the file is cut back to WAL_SIZE_LIMIT_BYTES."""
+        # The checkpointer thread may be inside a checkpoint of its own (only one runs at a time,
+        # and the other gets SQLITE_BUSY at once): wait for it, briefly, without writing.
+        deadline = time.monotonic() + WAL_RESTART_WAIT_S
+        while True:
+            try:
+                busy, frames, copied = self._db.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
+            except sqlite3.Error as exc:
+                log.warning("ledger WAL restart by the writer failed: %s", exc)
+                return
+            if not busy or time.monotonic() >= deadline:
+                break
+            time.sleep(0.001)
+        log.info(
+            "ledger WAL restarted by the writer: %s of %s frames copied%s",
+            copied,
+            frames,
+            " (still busy: next time)" if busy else "",
+        )
+
     def write_ahead_order(self, order: Order) -> None:
         """Commit a new order and its NewOrderSingle(35=D) request (the trigger
         orders_opening_request adds the request) in one statement, hence one implicit
         transaction: both rows or neither, one commit. Called outside `transaction()`."""
         if self._in_transaction:
             raise LedgerError("write_ahead_order commits by itself; call it outside a transaction")
+        self._bound_wal()
         self.insert_order(order)
 
     def insert_order(self, order: Order) -> None:
