@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.fixgw-installed
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench mutation clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,11 +25,16 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy fixcore fixgw gateway simulator bench tests models
+	$(BIN)/mypy fixcore fixgw gateway simulator bench tests models tools
 	$(BIN)/lint-imports
 
 bench: $(STAMP)
 	$(BIN)/python -m bench $(ARGS)
+
+# Mutation testing of the pure core (tools/mutants.py, each applied to a temporary copy of the
+# tree): prints the survivors and the score. Not part of `make test`. ARGS="--only OS4,SV11" etc.
+mutation: $(STAMP)
+	$(BIN)/python -m tools.mutation $(ARGS)
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache
