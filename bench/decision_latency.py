@@ -30,7 +30,6 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -89,15 +88,17 @@ class HandedToQuickFix:
     at which `fix.Session.sendToTarget` would take it."""
 
     def __init__(self) -> None:
-        from gateway.fix import codec
+        from gateway.fix import codec, order_encoding
 
         self._build = codec.build_message
+        self._encode = order_encoding.encode
         self.sent: list[tuple[int, str, list[tuple[int, str]]]] = []
 
     def session_ready(self, session: str) -> bool:
         return True
 
-    def send(self, session: str, msg_type: str, fields: Sequence[tuple[int, str]]) -> bool:
+    def send(self, session: str, command: Any) -> bool:
+        msg_type, fields = self._encode(command)
         self._build(msg_type, fields)
         self.sent.append((time.perf_counter_ns(), msg_type, list(fields)))
         return True

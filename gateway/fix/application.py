@@ -33,9 +33,10 @@ from typing import Any
 
 import quickfix as fix
 
+from gateway.domain.commands import OrderCommand
 from gateway.domain.errors import MessageError
 from gateway.domain.fix_values import BusinessRejectReason, MsgType
-from gateway.fix import codec
+from gateway.fix import codec, order_encoding
 from gateway.fix.reconnect import copy_session_id
 from gateway.oms.order_manager import OrderManager
 
@@ -173,10 +174,11 @@ class GatewayApplication(fix.Application):
         state = self._sessions.get(session)
         return bool(state and state.logged_on and state.session_id is not None)
 
-    def send(self, session: str, msg_type: str, fields: Iterable[tuple[int, str]]) -> bool:
+    def send(self, session: str, command: OrderCommand) -> bool:
         state = self._sessions.get(session)
         if state is None or state.session_id is None:
             return False
+        msg_type, fields = order_encoding.encode(command)
         message = codec.build_message(msg_type, fields)
         return bool(fix.Session.sendToTarget(message, state.session_id))
 

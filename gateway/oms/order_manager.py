@@ -27,7 +27,6 @@ lock and sent after it is released.
 
 from __future__ import annotations
 
-import functools
 import itertools
 import logging
 import threading
@@ -37,8 +36,8 @@ from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 from typing import NamedTuple
 
-from fixcore.timestamps import utc_timestamp
 from gateway.config import LimitsSection, OrdersSection
+from gateway.domain.commands import CancelOrder, OrderCommand, ReplaceOrder, RequestStatus, SubmitOrder
 from gateway.domain.errors import UnknownOrderError
 from gateway.domain.events import CancelRejected, ExecutionReported
 from gateway.domain.fix_values import ExecType, MsgType, OrdStatus, OrdType, Side, TimeInForce, is_final
@@ -71,12 +70,6 @@ class ExecutionOutcome:
     fill_recorded: bool = False
 
 
-@functools.lru_cache(maxsize=4096)
-def _price_text(price: Decimal) -> str:
-    # Cached: orders are priced on a few hundred ticks, and normalize() costs microseconds.
-    return format(price.normalize(), "f") if price == price.to_integral() else format(price, "f")
-
-
 # Enum construction (`Side("1")`) costs microseconds on the order path; a dict lookup does not.
 _SIDES: dict[str, Side] = {member.value: member for member in Side}
 _ORD_TYPES: dict[str, OrdType] = {member.value: member for member in OrdType}
@@ -104,12 +97,11 @@ class _CancelIntent:
 
 
 class _Outbound(NamedTuple):
-    """A message prepared (and written ahead) under the lock, handed to QuickFIX after it (a
+    """A command prepared (and written ahead) under the lock, handed to the FIX edge after it (a
     NamedTuple: built on every order, a frozen dataclass costs several times more)."""
 
     session: str
-    msg_type: str
-    fields: list[tuple[int, str]]
+    command: OrderCommand
     order_key: str
     request_id: str
 
@@ -259,18 +251,17 @@ class OrderManager:
             )
             self.counters["submitted"] += 1
             self._observer.order_submitted(order)
-            fields: list[tuple[int, str]] = [
-                (11, cl_ord_id),
-                (55, symbol),
-                (54, side_value.value),
-                (60, utc_timestamp(now)),
-                (38, str(qty)),
-                (40, type_value.value),
-            ]
-            if order.price is not None:
-                fields.append((44, _price_text(order.price)))
-            fields.append((59, tif_value.value))
-            outbound = _Outbound(route.session, MsgType.NEW_ORDER_SINGLE, fields, cl_ord_id, cl_ord_id)
+            command = SubmitOrder(
+                cl_ord_id=cl_ord_id,
+                symbol=symbol,
+                side=side_value,
+                order_qty=qty,
+                ord_type=type_value,
+                price=order.price,
+                time_in_force=tif_value,
+                transact_ns=now,
+            )
+            outbound = _Outbound(route.session, command, cl_ord_id, cl_ord_id)
         if not self._send(outbound):
             # QuickFIX may have stored it under a sequence number and still deliver it on a
             # resend: the order stays pending, and the status request (at the next logon, or when
@@ -335,22 +326,19 @@ class OrderManager:
                 order_qty=new_qty,
                 price=new_price,
             )
-            fields: list[tuple[int, str]] = [(41, order.cl_ord_id), (11, request_id)]
-            if order.order_id:
-                fields.append((37, order.order_id))
-            fields += [
-                (55, order.symbol),
-                (54, order.side.value),
-                (60, utc_timestamp(now)),
-                (38, str(new_qty)),
-                (40, order.ord_type.value),
-            ]
-            if new_price is not None and order.ord_type is OrdType.LIMIT:
-                fields.append((44, _price_text(new_price)))
-            fields.append((59, order.tif.value))
-            outbound = _Outbound(
-                order.session, MsgType.ORDER_CANCEL_REPLACE_REQUEST, fields, order.order_key, request_id
+            replacement = ReplaceOrder(
+                cl_ord_id=request_id,
+                orig_cl_ord_id=order.cl_ord_id,
+                order_id=order.order_id,
+                symbol=order.symbol,
+                side=order.side,
+                order_qty=new_qty,
+                ord_type=order.ord_type,
+                price=new_price,
+                time_in_force=order.tif,
+                transact_ns=now,
             )
+            outbound = _Outbound(order.session, replacement, order.order_key, request_id)
         sent = self._transmit(outbound)
         return SubmitResult(accepted=sent, cl_ord_id=request_id, reason="" if sent else "not sent")
 
@@ -484,46 +472,38 @@ class OrderManager:
 
     def _prepare_cancel(self, order: Order, now: int) -> _Outbound:
         request_id = self._write_ahead_request(order, MsgType.ORDER_CANCEL_REQUEST, "cancel", now)
-        fields: list[tuple[int, str]] = [(41, order.cl_ord_id), (11, request_id)]
-        if order.order_id:
-            fields.append((37, order.order_id))
-        fields += [
-            (55, order.symbol),
-            (54, order.side.value),
-            (60, utc_timestamp(now)),
-            (38, str(order.order_qty)),
-        ]
-        return _Outbound(order.session, MsgType.ORDER_CANCEL_REQUEST, fields, order.order_key, request_id)
+        command = CancelOrder(
+            cl_ord_id=request_id,
+            orig_cl_ord_id=order.cl_ord_id,
+            order_id=order.order_id,
+            symbol=order.symbol,
+            side=order.side,
+            order_qty=order.order_qty,
+            transact_ns=now,
+        )
+        return _Outbound(order.session, command, order.order_key, request_id)
 
     def _status_request(self, order: Order) -> _Outbound:
-        fields: list[tuple[int, str]] = [(11, order.cl_ord_id)]
-        if order.order_id:
-            fields.append((37, order.order_id))
-        fields += [(55, order.symbol), (54, order.side.value)]
-        return _Outbound(
-            order.session, MsgType.ORDER_STATUS_REQUEST, fields, order.order_key, order.cl_ord_id
+        command = RequestStatus(
+            cl_ord_id=order.cl_ord_id, order_id=order.order_id, symbol=order.symbol, side=order.side
         )
+        return _Outbound(order.session, command, order.order_key, order.cl_ord_id)
 
     def _send(self, outbound: _Outbound) -> bool:
         """Hand one message to QuickFIX. Never called with `_lock` held (see the lock order
         above); an exception from the engine counts as not sent."""
         try:
-            return bool(self._sender.send(outbound.session, outbound.msg_type, outbound.fields))
+            return bool(self._sender.send(outbound.session, outbound.command))
         except Exception:
-            log.exception(
-                "%s(35=%s) %s: the FIX engine raised", "request", outbound.msg_type, outbound.request_id
-            )
+            log.exception("%s %s: the FIX edge raised", type(outbound.command).__name__, outbound.request_id)
             return False
 
     def _transmit(self, outbound: _Outbound) -> bool:
         """Send a cancel, replace or status request; a cancel or replace QuickFIX refused will
         never reach the venue, so its pending mark is cleared at once."""
         sent = self._send(outbound)
-        if not sent and outbound.msg_type in (
-            MsgType.ORDER_CANCEL_REQUEST,
-            MsgType.ORDER_CANCEL_REPLACE_REQUEST,
-        ):
-            log.warning("%s(35=%s) %s was not sent", "request", outbound.msg_type, outbound.request_id)
+        if not sent and isinstance(outbound.command, CancelOrder | ReplaceOrder):
+            log.warning("%s %s was not sent", type(outbound.command).__name__, outbound.request_id)
             with self._lock:
                 order = self._orders.get(outbound.order_key)
                 pending = self._pending.get(outbound.order_key)

@@ -3,22 +3,21 @@ and gateway/telemetry; tests pass recording fakes)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Protocol
 
+from gateway.domain.commands import OrderCommand
 from gateway.domain.orders import Order
-
-# A FIX message as the order manager builds it: MsgType(35) and body fields in order.
-Fields = Sequence[tuple[int, str]]
 
 
 class OrderSender(Protocol):
+    """The FIX edge as the order manager sees it: it takes commands, not FIX fields."""
+
     def session_ready(self, session: str) -> bool:
         """The session is logged on and can take application messages now."""
         ...
 
-    def send(self, session: str, msg_type: str, fields: Fields) -> bool:
-        """Hand one message to the FIX engine; False if it refused it."""
+    def send(self, session: str, command: OrderCommand) -> bool:
+        """Hand one command to the FIX engine (encoded there); False if it refused it."""
         ...
 
 

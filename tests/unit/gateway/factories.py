@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import TypeVar
 
 from gateway.config import LimitsSection, OrdersSection
+from gateway.domain.commands import OrderCommand
 from gateway.domain.events import ExecutionReported
 from gateway.domain.fix_values import ExecType, OrdStatus, OrdType, Side, TimeInForce
 from gateway.domain.orders import Order
+from gateway.fix.order_encoding import encode
 from gateway.ledger.store import Ledger, open_ledger
 from gateway.oms.order_manager import OrderManager, Route
 
@@ -73,7 +74,9 @@ class RecordingSender:
     def session_ready(self, session: str) -> bool:
         return self.ready
 
-    def send(self, session: str, msg_type: str, fields: Sequence[tuple[int, str]]) -> bool:
+    def send(self, session: str, command: OrderCommand) -> bool:
+        # recorded as the FIX edge would write it: MsgType(35) and {tag: value}
+        msg_type, fields = encode(command)
         self.sent.append((session, msg_type, dict(fields)))
         return self.accept
 

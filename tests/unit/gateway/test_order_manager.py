@@ -34,10 +34,9 @@ def test_order_is_in_the_ledger_before_it_is_handed_to_the_engine(tmp_path):
     seen_in_ledger: list[bool] = []
 
     class LedgerCheckingSender(RecordingSender):
-        def send(self, session, msg_type, fields):
-            cl_ord_id = dict(fields)[11]
-            seen_in_ledger.append(ledger.order(cl_ord_id) is not None)
-            return super().send(session, msg_type, fields)
+        def send(self, session, command):
+            seen_in_ledger.append(ledger.order(command.cl_ord_id) is not None)
+            return super().send(session, command)
 
     oms, ledger, sender = make_oms(tmp_path, sender=LedgerCheckingSender())
 

@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 
 from gateway.config import OrdersSection
+from gateway.domain.commands import CancelOrder
 from gateway.domain.events import CancelRejected
 from gateway.domain.fix_values import ExecType as E
 from gateway.domain.fix_values import OrdStatus as S
@@ -81,10 +82,10 @@ def test_a_status_reply_showing_pending_cancel_keeps_waiting(tmp_path):
 
 def test_a_crash_between_write_ahead_and_send_is_settled_by_the_status_at_logon(tmp_path):
     class DyingSender(RecordingSender):
-        def send(self, session, msg_type, fields):
-            if msg_type == "F":
+        def send(self, session, command):
+            if isinstance(command, CancelOrder):
                 raise KeyboardInterrupt("killed after the write-ahead, before the F left")
-            return super().send(session, msg_type, fields)
+            return super().send(session, command)
 
     oms, ledger, _ = make_oms(tmp_path, sender=DyingSender())
     cl = _working(oms)

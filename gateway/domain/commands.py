@@ -1,0 +1,59 @@
+"""Commands the order manager gives the venue, as values: what to send, not how it is spelled on
+the wire. The FIX edge (gateway/fix/order_encoding.py) turns each into its FIX message:
+NewOrderSingle(35=D), OrderCancelRequest(35=F), OrderCancelReplaceRequest(35=G),
+OrderStatusRequest(35=H)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from gateway.domain.fix_values import OrdType, Side, TimeInForce
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SubmitOrder:
+    cl_ord_id: str
+    symbol: str
+    side: Side
+    order_qty: int
+    ord_type: OrdType
+    price: Decimal | None  # limit orders only
+    time_in_force: TimeInForce
+    transact_ns: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CancelOrder:
+    cl_ord_id: str  # the cancel request's own ClOrdID(11)
+    orig_cl_ord_id: str
+    order_id: str | None
+    symbol: str
+    side: Side
+    order_qty: int
+    transact_ns: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReplaceOrder:
+    cl_ord_id: str  # the replace request's own ClOrdID(11)
+    orig_cl_ord_id: str
+    order_id: str | None
+    symbol: str
+    side: Side
+    order_qty: int  # the new OrderQty(38)
+    ord_type: OrdType
+    price: Decimal | None
+    time_in_force: TimeInForce
+    transact_ns: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RequestStatus:
+    cl_ord_id: str
+    order_id: str | None
+    symbol: str
+    side: Side
+
+
+OrderCommand = SubmitOrder | CancelOrder | ReplaceOrder | RequestStatus
