@@ -16,13 +16,13 @@ from gateway.domain.events import ExecutionReported
 from gateway.domain.fix_values import ExecType
 from gateway.domain.orders import Fill, Order
 from gateway.domain.positions import FillAmount, Position, apply_fill, fold_fills
-from gateway.ledger.store import Ledger
+from gateway.oms.ports import OrderLedger
 
 log = logging.getLogger("fixgw.oms")
 
 
 class FillBook:
-    def __init__(self, ledger: Ledger, counters: dict[str, int]) -> None:
+    def __init__(self, ledger: OrderLedger, counters: dict[str, int]) -> None:
         self._ledger = ledger
         self._counters = counters
         # orders whose inferred fills a late real fill must replace rather than add to

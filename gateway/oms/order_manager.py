@@ -46,9 +46,8 @@ from gateway.domain.orders import Order, OrderRequest
 from gateway.domain.ports import PositionView, SubmitResult, WorkingOrderView
 from gateway.domain.positions import Position, moves_toward_zero
 from gateway.domain.requests import RequestEvent, RequestPhase, step_request
-from gateway.ledger.store import Ledger
 from gateway.oms.fill_booking import FillBook
-from gateway.oms.ports import NoObserver, OrderObserver, OrderSender
+from gateway.oms.ports import NoObserver, OrderLedger, OrderObserver, OrderSender
 from gateway.oms.versioned_orders import VersionedOrders
 
 log = logging.getLogger("fixgw.oms")
@@ -110,7 +109,7 @@ class OrderManager:
     def __init__(
         self,
         *,
-        ledger: Ledger,
+        ledger: OrderLedger,
         sender: OrderSender,
         routes: Mapping[str, Route],
         limits: LimitsSection,
