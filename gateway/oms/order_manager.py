@@ -33,7 +33,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import NamedTuple
 
 from gateway.config import LimitsSection, OrdersSection
@@ -44,11 +44,12 @@ from gateway.domain.fix_values import ExecType, MsgType, OrdStatus, OrdType, Sid
 from gateway.domain.order_states import Transition, apply_execution, effective_status
 from gateway.domain.orders import Order, OrderRequest
 from gateway.domain.ports import PositionView, SubmitResult, WorkingOrderView
-from gateway.domain.positions import Position, moves_toward_zero
+from gateway.domain.positions import Position
 from gateway.domain.requests import RequestEvent, RequestPhase, step_request
 from gateway.oms.fill_booking import FillBook
 from gateway.oms.ports import NoObserver, OrderLedger, OrderObserver, OrderSender
 from gateway.oms.versioned_orders import VersionedOrders
+from gateway.risk.order_limits import order_refusal
 
 log = logging.getLogger("fixgw.oms")
 
@@ -902,31 +903,25 @@ class OrderManager:
         order_qty: int | None = None,
         replacing: str | None = None,
     ) -> str:
-        """Why an order (or a replace: `replacing` names the order, `qty` its new remaining
-        quantity, `order_qty` its new total) may not go, or "" if it may. An order that moves
-        the position toward zero passes the position limit however far over it the position is,
-        so a position over its limit can always be reduced, in steps of max_order_qty."""
-        total = qty if order_qty is None else order_qty
-        if qty <= 0:
-            return f"quantity must be positive, got {qty}"
-        if total > self._limits.max_order_qty:
-            return f"quantity {total} exceeds max_order_qty {self._limits.max_order_qty}"
-        if ord_type is OrdType.LIMIT:
-            try:
-                if price is None or not price.is_finite() or price <= 0:
-                    return "a limit order needs a positive price"
-            except InvalidOperation:
-                return "a limit order needs a positive price"
+        """The limits (gateway/risk/order_limits.py) for a new order, or for a replace
+        (`replacing` names the order, `qty` its new remaining quantity, `order_qty` its new
+        total), over the live orders and the position held now."""
         live = [o for o in self._orders.values() if not o.is_final and o.order_key != replacing]
-        if replacing is None and len(live) >= self._limits.max_open_orders:
-            return f"{len(live)} open orders reached max_open_orders"
         position = self._positions.get(symbol)
-        held = position.qty if position else 0
-        working = sum(o.leaves_qty for o in live if o.symbol == symbol and o.side.sign == side.sign)
-        worst = held + side.sign * (working + qty)
-        if abs(worst) > self._limits.max_position_qty and not moves_toward_zero(held, worst):
-            return f"position could reach {worst}, beyond max_position_qty {self._limits.max_position_qty}"
-        return ""
+        return order_refusal(
+            self._limits,
+            side_sign=side.sign,
+            qty=qty,
+            order_qty=qty if order_qty is None else order_qty,
+            ord_type=ord_type,
+            price=price,
+            open_orders=len(live),
+            counts_as_new=replacing is None,
+            position_qty=position.qty if position else 0,
+            working_same_side_qty=sum(
+                o.leaves_qty for o in live if o.symbol == symbol and o.side.sign == side.sign
+            ),
+        )
 
     def _live_order(self, cl_ord_id: str) -> Order | None:
         order = self._find_order(cl_ord_id, None)
