@@ -423,7 +423,7 @@ def _bare_run(runner: Any) -> Any:
 def codec_figures(messages: list[fix.Message], report: Report) -> None:
     """The ways to read an X message, on the same messages: typed getters through SWIG, getField
     by tag with group iteration, toString + the Python reference parser, toString + numba."""
-    from gateway.fix.marketdata_codec import FastDecoder, decode_raw
+    from gateway.marketdata.decoder import FastDecoder, decode_raw
 
     decoder = FastDecoder()
     decoder.warm()

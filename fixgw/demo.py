@@ -214,7 +214,7 @@ def summary(
 def decision_summary(gateway: Gateway, report_dir: Path) -> str:
     """What the model did: decisions, fallbacks by reason, and the slippage of its fills."""
     assert gateway.ledger is not None
-    from gateway.execution.slippage import report_for_demo
+    from gateway.tca.slippage import report_for_demo
 
     decision_dir = gateway.state_dir / "decision"
     lines = ["", "=== decision path ==="]

@@ -247,7 +247,7 @@ class Gateway:
             )
             log.info("decision path: gateway.decision.build_sink")
             return decision.build_sink(context)
-        from gateway.fix.builtin_strategy import BuiltinStrategy
+        from gateway.strategy.builtin import BuiltinStrategy
 
         log.info("decision path: built-in %s strategy", self.config.strategy.style)
         return BuiltinStrategy(

@@ -41,7 +41,6 @@ from gateway.execution import planner
 from gateway.features import kernels
 from gateway.features.engine import UNBOUNDED_HIGH, UNBOUNDED_LOW, FeatureEngine
 from gateway.features.store import FeatureStore
-from gateway.fix.marketdata_codec import FastDecoder, decode_raw
 from gateway.inference.registry import ModelRecord, ModelRegistry, RegistryError
 from gateway.inference.runner import ModelLoadError, OnnxRunner
 from gateway.marketdata.book import (
@@ -54,6 +53,7 @@ from gateway.marketdata.book import (
     MarketState,
     SymbolBook,
 )
+from gateway.marketdata.decoder import FastDecoder, decode_raw
 from gateway.marketdata.events import (
     PX_SCALE,
     IncrementalReceived,

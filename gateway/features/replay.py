@@ -16,8 +16,8 @@ import numpy as np
 import numpy.typing as npt
 
 from gateway.features.engine import FeatureEngine
-from gateway.fix.marketdata_codec import decode_raw
 from gateway.marketdata.book import MarketState
+from gateway.marketdata.decoder import decode_raw
 from gateway.marketdata.events import MarketDataError
 from gateway.marketdata.ticklog import DecisionRecord, MessageRecord, read_ticklog
 

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from gateway.execution.slippage import render, summarize
 from gateway.inference import cli as model_cli
+from gateway.tca.slippage import render, summarize
 from tests.integration.gateway.harness import load, running_gateway, wait_until, write_gateway_toml
 from tests.support.sim_process import start_simulator
 from tests.unit.decision.helpers import constant_model_bytes, register_model

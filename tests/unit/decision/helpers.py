@@ -21,8 +21,15 @@ from gateway.domain.ports import OrderPort, PositionView, SinkContext, SubmitRes
 from gateway.features import kernels
 from gateway.inference.registry import ModelRegistry
 from gateway.inference.training import train_mlp
+from gateway.marketdata.decoder import decode_raw
+from gateway.marketdata.events import MarketDataMessage
 
 T0_NS = 1_795_986_000_000_000_000  # 2026-11-29 21:00:00 UTC
+
+
+def decode(message: fix.Message) -> MarketDataMessage:
+    """A built quickfix W/X/Y message through the pure decoder, as the FIX edge hands it over."""
+    return decode_raw(message.toString())
 
 
 def fix_time(ns: int) -> str:

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from gateway.fix.marketdata_codec import decode
 from gateway.marketdata.book import REASON_GAP, REASON_SESSION_DOWN, REASON_STALE, MarketState
-from tests.unit.decision.helpers import T0_NS, Inc, incremental, snapshot
+from tests.unit.decision.helpers import T0_NS, Inc, decode, incremental, snapshot
 
 
 def _acme_snapshot(rpt_seq: int = 10, sending_ns: int = T0_NS):
@@ -135,7 +134,7 @@ def test_fast_rows_build_the_same_books_as_the_reference_path_on_a_messy_feed() 
     and a recovering snapshot over three symbols, both must give the same books and issues."""
     import random
 
-    from gateway.fix.marketdata_codec import FastDecoder
+    from gateway.marketdata.decoder import FastDecoder
 
     rng = random.Random(5)
     symbols = ("ACME", "BOLT", "CRUX")

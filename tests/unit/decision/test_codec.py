@@ -11,7 +11,7 @@ import quickfix as fix
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.fix.marketdata_codec import decode, decode_raw, sending_time_ns
+from gateway.marketdata.decoder import decode_raw, sending_time_ns
 from gateway.marketdata.events import (
     ACTION_DELETE,
     ENTRY_BID,
@@ -24,7 +24,7 @@ from gateway.marketdata.events import (
     px_e8_from_str,
     px_e8_to_decimal,
 )
-from tests.unit.decision.helpers import T0_NS, Inc, incremental, snapshot
+from tests.unit.decision.helpers import T0_NS, Inc, decode, incremental, snapshot
 
 DICTIONARY = Path(__file__).resolve().parents[3] / "fix_specs" / "FIX44.xml"
 
@@ -147,7 +147,7 @@ _DICTIONARY_OBJECT = fix.DataDictionary(str(DICTIONARY))
 @settings(max_examples=60, deadline=None)
 @given(st.lists(entry_strategy, min_size=1, max_size=30), st.integers(min_value=1, max_value=2**31 - 1))
 def test_fast_decoder_agrees_with_the_reference_decoder(entries, seq) -> None:
-    from gateway.fix.marketdata_codec import FastDecoder
+    from gateway.marketdata.decoder import FastDecoder
 
     message = incremental([Inc(*entry) for entry in entries], seq=seq, sending_ns=T0_NS + seq)
     dictionary_parsed = fix.Message(message.toString(), _DICTIONARY_OBJECT, False)
@@ -159,7 +159,7 @@ def test_fast_decoder_agrees_with_the_reference_decoder(entries, seq) -> None:
 
 
 def test_fast_decoder_agrees_on_snapshots_and_defers_what_it_does_not_read() -> None:
-    from gateway.fix.marketdata_codec import FastDecoder
+    from gateway.marketdata.decoder import FastDecoder
 
     decoder = FastDecoder()
     w = snapshot(
@@ -181,7 +181,7 @@ def test_fast_decoder_agrees_on_snapshots_and_defers_what_it_does_not_read() -> 
 @settings(max_examples=200, deadline=None)
 @given(st.text(alphabet="0123456789.-_ +e²", min_size=0, max_size=12))
 def test_what_the_fast_decoder_accepts_the_reference_reads_the_same(price_text: str) -> None:
-    from gateway.fix.marketdata_codec import FastDecoder
+    from gateway.marketdata.decoder import FastDecoder
 
     raw = incremental([Inc("0", "0", "ACME", "1.00", 1, 1)], seq=2, sending_ns=T0_NS).toString()
     raw = raw.replace("270=1.00\x01", f"270={price_text}\x01")
@@ -191,7 +191,7 @@ def test_what_the_fast_decoder_accepts_the_reference_reads_the_same(price_text: 
 
 
 def test_numbers_out_of_range_are_refused_by_both_decoders() -> None:
-    from gateway.fix.marketdata_codec import FastDecoder
+    from gateway.marketdata.decoder import FastDecoder
 
     decoder = FastDecoder()
     base = incremental([Inc("0", "0", "ACME", "1.00", 1, 1)], seq=2, sending_ns=T0_NS).toString()

@@ -18,7 +18,6 @@ from gateway.decision.sink import DecisionSink
 from gateway.features import kernels
 from gateway.features.replay import replay_features
 from gateway.features.store import read_decisions
-from gateway.fix.marketdata_codec import decode
 from gateway.marketdata.book import MarketState
 from gateway.marketdata.ticklog import TickLogWriter, read_ticklog
 from tests.unit.decision.helpers import (
@@ -28,6 +27,7 @@ from tests.unit.decision.helpers import (
     SyntheticMarket,
     constant_model_bytes,
     context,
+    decode,
     incremental,
     register_model,
     snapshot,

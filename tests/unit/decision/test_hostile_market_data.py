@@ -13,7 +13,7 @@ from gateway.decision import build_sink
 from gateway.decision.sink import DecisionSink
 from gateway.features.replay import replay_features
 from gateway.features.store import read_decisions
-from gateway.fix.marketdata_codec import FastDecoder
+from gateway.marketdata.decoder import FastDecoder
 from tests.unit.decision.helpers import (
     T0_NS,
     Inc,

@@ -3,9 +3,8 @@ the tick rule, a repeated RptSeq(83) is a duplicate, not a gap."""
 
 from __future__ import annotations
 
-from gateway.fix.marketdata_codec import decode
 from gateway.marketdata.book import MarketState
-from tests.unit.decision.helpers import T0_NS, Inc, incremental, snapshot
+from tests.unit.decision.helpers import T0_NS, Inc, decode, incremental, snapshot
 
 
 def _market_after_snapshot(

@@ -12,8 +12,8 @@ import random
 
 import pytest
 
-from gateway.fix.marketdata_codec import FastDecoder, decode_raw
 from gateway.marketdata.book import MarketState
+from gateway.marketdata.decoder import FastDecoder, decode_raw
 from gateway.marketdata.events import MAX_ABS_PRICE_E8, MAX_ENTRY_SIZE, PX_SCALE, MarketDataError
 
 SEED = 20261208

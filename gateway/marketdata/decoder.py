@@ -1,8 +1,9 @@
 """MarketDataSnapshotFullRefresh(35=W), MarketDataIncrementalRefresh(35=X) and
 MarketDataRequestReject(35=Y) -> gateway.marketdata.events values.
 
-Takes a quickfix.Message (or its raw string) and gives a `MarketDataMessage`. The message is read
-with one SWIG call (`toString()`, about 1 us) and parsed in Python by tag number, because each
+Pure: takes a message's raw tag=value text and gives a `MarketDataMessage`; no quickfix, no I/O.
+The FIX edge reads the message with one SWIG call (`toString()`, about 1 us) and this parses it
+by tag number, because each
 typed getter or group accessor crosses SWIG at about 40 us per field (bench/decision_latency.py
 measures both). QuickFIX has already validated the message against the data dictionary, so this
 parser only walks tag=value pairs in wire order; repeating-group entries start at their
@@ -85,11 +86,6 @@ def _int_field(tag: str, value: str) -> int:
     if not (digits.isascii() and digits.isdigit()):
         raise MarketDataError(f"tag {tag} is not an integer: {value!r}")
     return int(value)
-
-
-def decode(message: Any) -> MarketDataMessage:
-    """Decode a quickfix.Message W/X/Y (one SWIG call). Raises MarketDataError when unreadable."""
-    return decode_raw(message.toString())
 
 
 def decode_raw(raw: str) -> MarketDataMessage:

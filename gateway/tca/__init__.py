@@ -1,0 +1,1 @@
+"""Transaction-cost analysis: slippage of fills against the decision and arrival mids."""
