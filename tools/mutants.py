@@ -38,7 +38,10 @@ PL = "gateway/execution/planner.py"
 MB = "gateway/marketdata/book.py"
 SB = "simulator/book.py"
 SM = "simulator/matching.py"
-SV = "simulator/venue.py"
+SVR = "simulator/venue_records.py"
+SVS = "simulator/venue_state.py"
+SVE = "simulator/venue_entry.py"
+SVF = "simulator/venue_fills.py"
 
 MUTANTS: Final[tuple[Mutant, ...]] = (
     Mutant(
@@ -440,84 +443,84 @@ MUTANTS: Final[tuple[Mutant, ...]] = (
     ),
     Mutant(
         "SV1",
-        SV,
+        SVR,
         "signed = qty if side == Side.BUY else -qty",
         "signed = -qty if side == Side.SELL else qty",
         "venue position: SellShort (54=5) counted as a buy",
     ),
     Mutant(
         "SV2",
-        SV,
+        SVR,
         "direction = 1 if current > 0 else -1",
         "direction = 1",
         "venue realized PnL sign ignores shorts",
     ),
     Mutant(
         "SV3",
-        SV,
+        SVS,
         "if self.cum_qty >= self.order_qty:",
         "if self.cum_qty > self.order_qty:",
         "fully filled order reported PartiallyFilled",
     ),
     Mutant(
         "SV4",
-        SV,
+        SVS,
         "if self.cum_qty > 0 else",
         "if self.cum_qty >= 0 else",
         "unfilled order reported PartiallyFilled",
     ),
     Mutant(
         "SV5",
-        SV,
+        SVS,
         "return 0 if self.is_final else self.order_qty - self.cum_qty",
         "return self.order_qty - self.cum_qty",
         "canceled/expired order still reports LeavesQty",
     ),
     Mutant(
         "SV6",
-        SV,
+        SVE,
         "loses_priority = new_price != order.price_ticks or new_leaves > old_leaves",
         "loses_priority = new_price != order.price_ticks",
         "replace up in size keeps time priority",
     ),
     Mutant(
         "SV7",
-        SV,
+        SVF,
         "if available < wanted:",
         "if available <= wanted:",
         "FOK killed even when exactly fillable",
     ),
     Mutant(
         "SV8",
-        SV,
+        SVF,
         "order.time_in_force in (TimeInForce.IOC, TimeInForce.FOK)",
         "order.time_in_force in (TimeInForce.FOK,)",
         "IOC remainder rests instead of being canceled",
     ),
     Mutant(
         "SV9",
-        SV,
+        SVF,
         "order.cum_qty < order.order_qty",
         "order.cum_qty <= order.order_qty",
         "price-only correction of a Filled order cancels it",
     ),
     Mutant(
         "SV10",
-        SV,
+        SVF,
         "order.notional_ticks += qty * price",
         "order.notional_ticks = qty * price",
         "AvgPx becomes last price x cum (notional overwritten)",
     ),
     Mutant(
         "SV11",
-        SV,
+        SVF,
         "order.cum_qty -= fill.last_qty - new_qty",
         "order.cum_qty -= new_qty - fill.last_qty",
         "qty correction changes CumQty with the wrong sign",
     ),
     Mutant(
         "SV12",
-        SV,
+        SVE,
         "if new_qty <= order.cum_qty:",
         "if new_qty < order.cum_qty:",
         "replace down to the filled quantity accepted (zero leaves)",
