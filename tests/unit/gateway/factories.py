@@ -9,7 +9,7 @@ from typing import TypeVar
 
 from gateway.config import LimitsSection, OrdersSection
 from gateway.domain.commands import OrderCommand
-from gateway.domain.events import ExecutionReported
+from gateway.domain.events import CancelRejected, ExecutionReported
 from gateway.domain.fix_values import ExecType, OrdStatus, OrdType, Side, TimeInForce
 from gateway.domain.orders import Order
 from gateway.fix.order_encoding import encode
@@ -187,4 +187,29 @@ def report(
         seq_num=1,
         raw="8=FIX.4.4|35=8|",
         trade_date=trade_date,
+    )
+
+
+def cancel_rejected(
+    request_id: str,
+    orig_cl_ord_id: str,
+    *,
+    ord_status: OrdStatus = OrdStatus.NEW,
+    reason: str = "0",
+    text: str = "too late to cancel",
+    session: str = SESSION,
+) -> CancelRejected:
+    """An OrderCancelReject(35=9) of the cancel `request_id` of order `orig_cl_ord_id`."""
+    return CancelRejected(
+        session=session,
+        cl_ord_id=request_id,
+        orig_cl_ord_id=orig_cl_ord_id,
+        order_id="O1",
+        ord_status=ord_status,
+        response_to="1",
+        reason=reason,
+        text=text,
+        recv_ns=1,
+        seq_num=1,
+        raw="35=9",
     )

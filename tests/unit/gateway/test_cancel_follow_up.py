@@ -10,7 +10,14 @@ from gateway.config import OrdersSection
 from gateway.domain.events import CancelRejected
 from gateway.domain.fix_values import ExecType as E
 from gateway.domain.fix_values import OrdStatus as S
-from tests.unit.gateway.factories import SESSION, FakeClock, RecordingSender, make_oms, present, report
+from tests.unit.gateway.factories import (
+    FakeClock,
+    RecordingSender,
+    cancel_rejected,
+    make_oms,
+    present,
+    report,
+)
 
 FOLLOW_UP = OrdersSection(request_timeout_ms=10_000, cancel_retry_interval_ms=100, cancel_deadline_ms=1_000)
 MS = 1_000_000
@@ -22,19 +29,7 @@ def _submit(oms, qty: int = 10, tif: str = "0") -> str:
 
 
 def _cancel_reject(request: str, orig: str) -> CancelRejected:
-    return CancelRejected(
-        session=SESSION,
-        cl_ord_id=request,
-        orig_cl_ord_id=orig,
-        order_id="O1",
-        ord_status=S.NEW,
-        response_to="1",
-        reason="3",
-        text="order already in pending status",
-        recv_ns=1,
-        seq_num=1,
-        raw="",
-    )
+    return cancel_rejected(request, orig, reason="3", text="order already in pending status")
 
 
 def test_an_order_not_yet_acknowledged_is_cancelled_when_its_new_arrives(tmp_path):

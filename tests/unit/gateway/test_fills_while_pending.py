@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from gateway.domain.events import CancelRejected
 from gateway.domain.fix_values import ExecType as E
 from gateway.domain.fix_values import OrdStatus as S
-from tests.unit.gateway.factories import SESSION, make_oms, present, report
+from tests.unit.gateway.factories import cancel_rejected, make_oms, present, report
 
 
 def _working(oms) -> str:
@@ -28,21 +27,7 @@ def test_b_1_c_fill_during_pending_cancel_then_cancel_reject_leaves_the_venues_q
     fill = oms.on_execution_report(
         report(cl, E.TRADE, S.PARTIALLY_FILLED, last_qty=4, last_px="100", cum_qty=4, leaves_qty=6)
     )
-    oms.on_cancel_reject(
-        CancelRejected(
-            session=SESSION,
-            cl_ord_id=request,
-            orig_cl_ord_id=cl,
-            order_id="O1",
-            ord_status=S.PARTIALLY_FILLED,
-            response_to="1",
-            reason="0",
-            text="too late to cancel",
-            recv_ns=1,
-            seq_num=1,
-            raw="",
-        )
-    )
+    oms.on_cancel_reject(cancel_rejected(request, cl, ord_status=S.PARTIALLY_FILLED))
 
     order = present(oms.order(cl))
     assert fill.transition is not None and not fill.transition.late

@@ -9,11 +9,18 @@ import pytest
 
 from gateway.config import OrdersSection
 from gateway.domain.commands import CancelOrder
-from gateway.domain.events import CancelRejected
 from gateway.domain.fix_values import ExecType as E
 from gateway.domain.fix_values import OrdStatus as S
 from gateway.domain.requests import REQUEST_TABLE, RequestEvent, RequestPhase, step_request
-from tests.unit.gateway.factories import SESSION, FakeClock, RecordingSender, make_oms, present, report
+from tests.unit.gateway.factories import (
+    SESSION,
+    FakeClock,
+    RecordingSender,
+    cancel_rejected,
+    make_oms,
+    present,
+    report,
+)
 
 TIMEOUT = OrdersSection(request_timeout_ms=100, cancel_retry_interval_ms=50, cancel_deadline_ms=10_000)
 MS = 1_000_000
@@ -157,21 +164,7 @@ def test_a_cancel_reject_frees_the_order_for_another_request(tmp_path):
     cl = _working(oms)
     request = present(oms.cancel(cl).cl_ord_id)
 
-    oms.on_cancel_reject(
-        CancelRejected(
-            session=SESSION,
-            cl_ord_id=request,
-            orig_cl_ord_id=cl,
-            order_id="O1",
-            ord_status=S.NEW,
-            response_to="1",
-            reason="0",
-            text="busy",
-            recv_ns=1,
-            seq_num=1,
-            raw="",
-        )
-    )
+    oms.on_cancel_reject(cancel_rejected(request, cl, text="busy"))
 
     assert present(oms.order(cl)).pending == ""
     assert oms.replace(cl, price=Decimal("99")).accepted
