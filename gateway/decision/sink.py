@@ -263,7 +263,6 @@ class DecisionSink:
         self._pending_model: LoadedModel | None = None
         self._fallback_state: dict[str, str] = {}
         self._store_error = ""  # set while the feature store cannot be written (recorder thread)
-        self._series_epoch: dict[str, int] = {}  # the book epoch each symbol's features follow
         self._warmup_left: dict[str, int] = {}  # steps each restarted series still needs
         self._snapshot_requested_ns: dict[str, int] = {}
         self._issue_logged_ns: dict[tuple[str, str], int] = {}
@@ -632,12 +631,10 @@ class DecisionSink:
             max_position = instrument.max_position_lots * instrument.lot_size
             buy_volume, sell_volume = book.take_trade_flow()
             # The same float conversions as FeatureEngine.compute (replay), so the same bits.
-            row = engine.row_for(book)
-            if book.epoch != self._series_epoch.get(symbol, 0):
-                # the book restarted: so does the feature series, which must warm up again
-                self._series_epoch[symbol] = book.epoch
-                if self._config.warmup_steps:
-                    self._warmup_left[symbol] = self._config.warmup_steps
+            row, restarted = engine.row_and_restart(book)
+            if restarted and self._config.warmup_steps:
+                # the book restarted, and so did the feature series: it must warm up again
+                self._warmup_left[symbol] = self._config.warmup_steps
             inputs[len(kept)] = (
                 row,
                 top[0] / PX_SCALE,

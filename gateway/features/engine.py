@@ -43,11 +43,17 @@ class FeatureEngine:
     def row_for(self, book: SymbolBook) -> int:
         """The symbol's row, started over when the book began a new epoch (a snapshot after a
         gap, a session drop or a stale feed): returns over the outage would span it as one step."""
+        return self.row_and_restart(book)[0]
+
+    def row_and_restart(self, book: SymbolBook) -> tuple[int, bool]:
+        """`row_for`, and whether the series started over just now (the decision path's warm-up
+        counts from there)."""
         row = self.row_of(book.symbol)
-        if self._epochs.get(book.symbol, 0) != book.epoch:
-            self._epochs[book.symbol] = book.epoch
-            self._states[row] = 0.0
-        return row
+        if self._epochs.get(book.symbol, 0) == book.epoch:
+            return row, False
+        self._epochs[book.symbol] = book.epoch
+        self._states[row] = 0.0
+        return row, True
 
     def steps(self, row: int) -> int:
         """Steps taken in the row's current series."""

@@ -33,6 +33,7 @@ from typing import Any
 
 import quickfix as fix
 
+from fixcore.timestamps import utc_timestamp_ns
 from gateway.domain.commands import OrderCommand
 from gateway.domain.errors import MessageError
 from gateway.domain.fix_values import BusinessRejectReason, MsgType
@@ -309,7 +310,7 @@ class GatewayApplication(fix.Application):
             if msg_type in _ORDER_MESSAGE_TYPES:
                 cl_ord_id = codec.field_of(raw, "11") or ""
                 if self._resend_max_age_ns and codec.field_of(raw, "43") == "Y":
-                    age_ns = self._clock_ns() - codec.utc_timestamp_ns(codec.field_of(raw, "60") or "")
+                    age_ns = self._clock_ns() - utc_timestamp_ns(codec.field_of(raw, "60") or "")
                     if age_ns > self._resend_max_age_ns:
                         self.stale_resends_suppressed += 1
                         log.warning(

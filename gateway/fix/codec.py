@@ -18,12 +18,9 @@ from typing import Any, Final
 import quickfix as fix
 
 from fixcore.masking import mask_secrets
-from fixcore.timestamps import utc_timestamp_ns
 from gateway.domain.errors import MessageError
 from gateway.domain.events import CancelRejected, ExecutionReported
 from gateway.domain.fix_values import ExecType, OrdStatus, Side
-
-__all__ = ["mask_secrets", "utc_timestamp_ns"]  # re-exported: the FIX edge's callers use them from here
 
 SOH: Final = "\x01"
 

@@ -23,6 +23,13 @@ def price_text(price: Decimal) -> str:
     return format(price.normalize(), "f") if price == price.to_integral() else format(price, "f")
 
 
+def _price_and_time_in_force(fields: Fields, command: SubmitOrder | ReplaceOrder) -> None:
+    """Price(44) of a limit order, then TimeInForce(59): the tail of a D and of a G."""
+    if command.price is not None and command.ord_type is OrdType.LIMIT:
+        fields.append((44, price_text(command.price)))
+    fields.append((59, command.time_in_force.value))
+
+
 def encode(command: OrderCommand) -> tuple[str, Fields]:
     """(MsgType(35), body fields) of one command."""
     if isinstance(command, SubmitOrder):
@@ -34,9 +41,7 @@ def encode(command: OrderCommand) -> tuple[str, Fields]:
             (38, str(command.order_qty)),
             (40, command.ord_type.value),
         ]
-        if command.price is not None and command.ord_type is OrdType.LIMIT:
-            fields.append((44, price_text(command.price)))
-        fields.append((59, command.time_in_force.value))
+        _price_and_time_in_force(fields, command)
         return MsgType.NEW_ORDER_SINGLE, fields
     if isinstance(command, CancelOrder):
         fields = [(41, command.orig_cl_ord_id), (11, command.cl_ord_id)]
@@ -60,9 +65,7 @@ def encode(command: OrderCommand) -> tuple[str, Fields]:
             (38, str(command.order_qty)),
             (40, command.ord_type.value),
         ]
-        if command.price is not None and command.ord_type is OrdType.LIMIT:
-            fields.append((44, price_text(command.price)))
-        fields.append((59, command.time_in_force.value))
+        _price_and_time_in_force(fields, command)
         return MsgType.ORDER_CANCEL_REPLACE_REQUEST, fields
     if isinstance(command, RequestStatus):
         fields = [(11, command.cl_ord_id)]

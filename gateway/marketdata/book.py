@@ -353,6 +353,19 @@ class MarketState:
         book.last_update_ns = recv_ns
         return True
 
+    def _start_gap(self, book: SymbolBook, detail: str, issues: list[DataIssue]) -> None:
+        """The book's sequence broke (a gap, or RptSeq starting over): it takes no increment
+        until a snapshot, and the issue is raised."""
+        book.in_gap = True
+        self.waiting.add(book.symbol)
+        if book.usable:
+            self._mark_unusable(book.symbol, REASON_GAP, detail, issues)
+        else:
+            issues.append(
+                DataIssue(symbol=book.symbol, reason=REASON_GAP, detail=detail, needs_snapshot=True)
+            )
+        book.unusable_reason = REASON_GAP
+
     def _apply_increment(
         self,
         symbol: str,
@@ -387,28 +400,10 @@ class MarketState:
         if rpt_seq >= 0 and book.rpt_seq >= 0:
             if rpt_seq <= book.rpt_seq:
                 if book.rpt_seq - rpt_seq > RPT_SEQ_RESET_DROP or (rpt_seq <= 1 < book.rpt_seq - 1):
-                    detail = f"RptSeq(83) started over: {rpt_seq} after {book.rpt_seq}"
-                    book.in_gap = True
-                    self.waiting.add(symbol)
-                    if book.usable:
-                        self._mark_unusable(symbol, REASON_GAP, detail, issues)
-                    else:
-                        issues.append(
-                            DataIssue(symbol=symbol, reason=REASON_GAP, detail=detail, needs_snapshot=True)
-                        )
-                    book.unusable_reason = REASON_GAP
+                    self._start_gap(book, f"RptSeq(83) started over: {rpt_seq} after {book.rpt_seq}", issues)
                 return False
             if rpt_seq != book.rpt_seq + 1:
-                book.in_gap = True
-                self.waiting.add(symbol)
-                detail = f"RptSeq(83) expected {book.rpt_seq + 1} got {rpt_seq}"
-                if book.usable:
-                    self._mark_unusable(symbol, REASON_GAP, detail, issues)
-                else:
-                    issues.append(
-                        DataIssue(symbol=symbol, reason=REASON_GAP, detail=detail, needs_snapshot=True)
-                    )
-                book.unusable_reason = REASON_GAP
+                self._start_gap(book, f"RptSeq(83) expected {book.rpt_seq + 1} got {rpt_seq}", issues)
                 return False
         if entry_type in (ENTRY_BID, ENTRY_OFFER) and px_e8 <= 0 and action != ACTION_DELETE:
             self.rejected_entries += 1

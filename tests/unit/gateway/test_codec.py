@@ -6,9 +6,10 @@ from decimal import Decimal
 
 import pytest
 
+from fixcore.masking import mask_secrets
 from gateway.domain.errors import MessageError
 from gateway.domain.fix_values import ExecType, OrdStatus
-from gateway.fix.codec import build_market_data_request, mask_secrets, parse_execution_report, readable
+from gateway.fix.codec import build_market_data_request, parse_execution_report, readable
 
 SOH = "\x01"
 
@@ -97,7 +98,7 @@ def test_market_data_request_subscribes_to_bid_offer_trade_for_each_symbol():
 
 
 def test_utc_timestamps_parse_to_integer_nanoseconds():
-    from gateway.fix.codec import utc_timestamp_ns
+    from fixcore.timestamps import utc_timestamp_ns
 
     assert utc_timestamp_ns("19700101-00:00:01") == 1_000_000_000
     assert utc_timestamp_ns("19700101-00:00:01.250") == 1_250_000_000
